@@ -1,0 +1,11 @@
+# One image with the three service binaries and the web UI; docker-compose.yml picks the binary.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p command-service -p query-service -p gateway
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/target/release/command-service /src/target/release/query-service /src/target/release/gateway /usr/local/bin/
+COPY web /srv/web
+ENV WEB_DIR=/srv/web LOG_FORMAT=json

@@ -1,0 +1,11 @@
+//! command-service: the write side of CQRS Plus.
+//!
+//! Commands arrive over gRPC, are decided by the pure aggregates of `cqrsplus-domain`, and their
+//! events are appended to the MongoDB event store together with an outbox marker; a relay then
+//! publishes them to Kafka. This crate owns the store, the relay and the gRPC surface; it must not
+//! know about the read side (Postgres) or HTTP.
+
+pub mod config;
+pub mod error;
+pub mod startup;
+pub mod store;

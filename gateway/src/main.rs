@@ -1,0 +1,12 @@
+//! gateway binary: parse config, start logging, serve HTTP until SIGTERM.
+
+use clap::Parser;
+use gateway::{config::Config, startup::Application};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    service_kit::telemetry::init(&config.telemetry)?;
+    let app = Application::build(config).await?;
+    app.run_until_stopped(service_kit::shutdown::signal()).await
+}

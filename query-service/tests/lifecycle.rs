@@ -1,0 +1,103 @@
+//! query-service creates and migrates its read database, serves gRPC health, and stops cleanly,
+//! both in-process (port 0) and as the real binary receiving SIGTERM.
+
+use clap::Parser;
+use query_service::{config::Config, startup::Application};
+use tonic_health::ServingStatus;
+
+fn database_url() -> String {
+    // A name nobody created yet: start-up must create the database itself.
+    format!(
+        "{}/{}",
+        testkit::postgres::server_url(),
+        testkit::unique_name("t")
+    )
+}
+
+#[tokio::test]
+async fn creates_migrates_serves_and_stops() {
+    let url = database_url();
+    let config = Config::parse_from([
+        "query-service",
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+    ]);
+    let app = Application::build(config).await.expect("build");
+    let addr = app.local_addr();
+    let applied: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations where success")
+        .fetch_one(app.pool())
+        .await
+        .expect("migrations table");
+    assert_eq!(
+        applied as usize,
+        query_service::read_model::MIGRATOR.iter().count(),
+        "every migration must be applied at start"
+    );
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    assert_eq!(
+        testkit::process::grpc_health(addr).await.expect("health"),
+        ServingStatus::Serving
+    );
+    stop.send(()).expect("server still running");
+    server.await.expect("join").expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn start_up_fails_clearly_when_postgres_is_unreachable() {
+    let config = Config::parse_from([
+        "query-service",
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--database-url",
+        "postgres://postgres:hunter2@127.0.0.1:1/nothing",
+    ]);
+    let message = format!(
+        "{:#}",
+        Application::build(config).await.err().expect("must fail")
+    );
+    assert!(message.contains("Postgres"), "{message}");
+    assert!(
+        !message.contains("hunter2"),
+        "the password leaked: {message}"
+    );
+}
+
+#[tokio::test]
+async fn the_binary_migrates_then_serves_and_exits_cleanly_on_sigterm() {
+    let url = database_url();
+    let migrate = tokio::process::Command::new(env!("CARGO_BIN_EXE_query-service"))
+        .args(["migrate", "--database-url", &url])
+        .env("LOG_FORMAT", "json")
+        .output()
+        .await
+        .expect("run migrate");
+    assert!(
+        migrate.status.success(),
+        "migrate failed: {}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let service = testkit::process::spawn(
+        env!("CARGO_BIN_EXE_query-service"),
+        &[
+            ("QUERY_GRPC_ADDR", "127.0.0.1:0"),
+            ("DATABASE_URL", &url),
+            ("MIGRATE_ON_START", "false"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        testkit::process::grpc_health(service.addr)
+            .await
+            .expect("health"),
+        ServingStatus::Serving
+    );
+    let status = service.terminate().await;
+    assert!(status.success(), "exit status after SIGTERM: {status:?}");
+}
