@@ -4,11 +4,7 @@
 use std::{future::Future, net::SocketAddr, time::Duration};
 
 use anyhow::Context;
-use axum::{
-    Router,
-    http::{StatusCode, Uri},
-    routing::get,
-};
+use axum::{Router, extract::OriginalUri, http::StatusCode, routing::get};
 use tokio::net::TcpListener;
 use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
@@ -61,7 +57,8 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .with_state(state)
 }
 
-async fn api_not_found(uri: Uri) -> ApiError {
+// OriginalUri: inside `nest` the plain Uri has lost its `/api` prefix.
+async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::not_found(format!("no API route {}", uri.path()))
 }
 

@@ -125,7 +125,9 @@ async fn unknown_api_routes_are_json_404s_not_the_web_page() {
     let config = config(CLOSED, CLOSED, &web_dir());
     let (status, body) = get(&config, "/api/v1/nothing-here").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(json(&body)["code"], "not_found");
+    let body = json(&body);
+    assert_eq!(body["code"], "not_found");
+    assert_eq!(body["message"], "no API route /api/v1/nothing-here");
 }
 
 #[tokio::test]
