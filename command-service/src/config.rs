@@ -1,7 +1,7 @@
 //! Every setting of command-service, from flags or the environment (the same names as in
 //! `.env.example` and `docker-compose.yml`, which a test keeps in step).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use clap::Parser;
 use service_kit::telemetry::TelemetryConfig;
@@ -21,6 +21,41 @@ pub struct Config {
     /// Database that holds the commits, snapshots and reservations collections.
     #[arg(long, env = "MONGODB_DATABASE", default_value = "cqrsplus")]
     pub mongodb_database: String,
+
+    /// Snapshot an aggregate every this many events (0 = never); loading then folds only the
+    /// events after the latest snapshot.
+    #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50)]
+    pub snapshot_every: u64,
+
+    /// Kafka bootstrap servers the outbox relay publishes to.
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+
+    /// Partitions of each event topic when the relay creates it (existing topics are kept).
+    #[arg(long, env = "KAFKA_TOPIC_PARTITIONS", default_value_t = 3)]
+    pub kafka_topic_partitions: i32,
+
+    /// Most commits the relay publishes in one round.
+    #[arg(long, env = "RELAY_BATCH_SIZE", default_value_t = 500)]
+    pub relay_batch_size: i64,
+
+    /// How long the relay lease lasts without renewal; another instance takes over after it
+    /// expires (e.g. `10s`).
+    #[arg(long, env = "RELAY_LEASE_TTL", default_value = "10s", value_parser = service_kit::config::parse_duration)]
+    pub relay_lease_ttl: Duration,
+
+    /// Longest pause between two relay polls when nothing was appended (the relay is also woken
+    /// at once by every append in this process).
+    #[arg(long, env = "RELAY_MAX_POLL_INTERVAL", default_value = "1s", value_parser = service_kit::config::parse_duration)]
+    pub relay_max_poll_interval: Duration,
+
+    /// This instance's name in the relay lease; a random one when empty.
+    #[arg(long, env = "INSTANCE_ID", default_value = "")]
+    pub instance_id: String,
+
+    /// Address of the Prometheus /metrics endpoint (port 0 picks a free port).
+    #[arg(long, env = "COMMAND_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    pub metrics_addr: SocketAddr,
 
     /// Logging options.
     #[command(flatten)]

@@ -1,7 +1,9 @@
 //! How command-service failures become gRPC statuses: one place, through the project's code table
-//! (`cqrsplus_proto::error_code`). Internals are logged here once and never sent to the client.
+//! (`cqrsplus_proto::error_code`). User errors keep their message; store internals are logged
+//! here once and answered without their cause.
 
-use cqrsplus_proto::error_code::ErrorCode;
+use cqrsplus_domain::DomainError;
+use cqrsplus_proto::error_code::{self, ErrorCode};
 use tonic::Status;
 
 use crate::store::StoreError;
@@ -9,18 +11,67 @@ use crate::store::StoreError;
 /// Everything a command-service RPC can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The request is malformed before it reaches the domain (bad id, missing field).
+    #[error("invalid {field}: {message}")]
+    InvalidRequest {
+        field: &'static str,
+        message: String,
+    },
+    /// No caller identity in the request metadata.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's `expected_version` is not the aggregate's version.
+    #[error("expected version {expected}, but the aggregate is at version {current}")]
+    VersionMismatch { expected: u64, current: u64 },
+    /// The aggregate refused the command.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
     /// The event store refused or could not be reached.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ServiceError {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            field,
+            message: message.into(),
+        }
+    }
+
     /// The project-wide code this error maps to.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ServiceError::Store(StoreError::Duplicate { .. }) => ErrorCode::Conflict,
-            ServiceError::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
-            ServiceError::Store(StoreError::Internal(_)) => ErrorCode::Internal,
+            ServiceError::InvalidRequest { .. } => ErrorCode::InvalidArgument,
+            ServiceError::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            ServiceError::VersionMismatch { .. } => ErrorCode::Conflict,
+            ServiceError::Domain(e) => match e {
+                DomainError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+                DomainError::NotFound(_) => ErrorCode::NotFound,
+                DomainError::AlreadyExists(_) => ErrorCode::AlreadyExists,
+                DomainError::PermissionDenied(_) => ErrorCode::PermissionDenied,
+                DomainError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            },
+            ServiceError::Store(e) => match e {
+                StoreError::Conflict { .. } | StoreError::Duplicate { .. } => ErrorCode::Conflict,
+                StoreError::CommandAlreadyApplied(_) | StoreError::EmailTaken { .. } => {
+                    ErrorCode::AlreadyExists
+                }
+                StoreError::WrongType { .. } => ErrorCode::NotFound,
+                StoreError::Unavailable(_) => ErrorCode::Unavailable,
+                StoreError::Corrupt(_) | StoreError::Internal(_) => ErrorCode::Internal,
+            },
+        }
+    }
+
+    /// The aggregate's current version, for conflicts.
+    fn current_version(&self) -> Option<u64> {
+        match self {
+            ServiceError::VersionMismatch { current, .. } => Some(*current),
+            ServiceError::Store(StoreError::Conflict {
+                current_version, ..
+            }) => Some(*current_version),
+            _ => None,
         }
     }
 }
@@ -28,20 +79,21 @@ impl ServiceError {
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
         let code = err.code();
-        let message = match code {
-            // The details of a store failure help an operator, not a caller.
-            ErrorCode::Internal | ErrorCode::Unavailable => {
+        match code {
+            ErrorCode::Internal => {
                 tracing::error!(error = %err, "command failed");
-                match code {
-                    ErrorCode::Unavailable => {
-                        "the event store is unavailable, retry later".to_owned()
-                    }
-                    _ => "internal error".to_owned(),
-                }
+                code.status("internal error")
             }
-            _ => err.to_string(),
-        };
-        Status::new(code.grpc_code(), message)
+            ErrorCode::Unavailable => {
+                tracing::warn!(error = %err, "event store unavailable");
+                code.status("the event store is unavailable, retry later")
+            }
+            ErrorCode::Conflict => match err.current_version() {
+                Some(current) => error_code::conflict(err.to_string(), current),
+                None => code.status(err.to_string()),
+            },
+            _ => code.status(err.to_string()),
+        }
     }
 }
 
@@ -50,12 +102,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn duplicate_key_is_a_conflict() {
-        let err = ServiceError::Store(StoreError::Duplicate {
-            collection: "commits".into(),
-            message: "E11000".into(),
-        });
-        assert_eq!(Status::from(err).code(), tonic::Code::Aborted);
+    fn a_conflict_is_aborted_and_carries_the_current_version() {
+        let status = Status::from(ServiceError::Store(StoreError::Conflict {
+            stream_id: "s".into(),
+            current_version: 7,
+        }));
+        assert_eq!(status.code(), tonic::Code::Aborted);
+        assert_eq!(error_code::current_version(&status), Some(7));
+    }
+
+    #[test]
+    fn domain_errors_keep_their_kind() {
+        let cases = [
+            (
+                DomainError::InvalidArgument {
+                    field: "message",
+                    message: "blank".into(),
+                },
+                tonic::Code::InvalidArgument,
+            ),
+            (DomainError::NotFound("post".into()), tonic::Code::NotFound),
+            (
+                DomainError::AlreadyExists("post".into()),
+                tonic::Code::AlreadyExists,
+            ),
+            (
+                DomainError::PermissionDenied("author only".into()),
+                tonic::Code::PermissionDenied,
+            ),
+            (
+                DomainError::FailedPrecondition("deleted".into()),
+                tonic::Code::FailedPrecondition,
+            ),
+        ];
+        for (err, code) in cases {
+            assert_eq!(Status::from(ServiceError::Domain(err)).code(), code);
+        }
     }
 
     #[test]
@@ -68,8 +150,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_store_is_unavailable() {
-        let err = ServiceError::Store(StoreError::Unavailable("no server".into()));
-        let status = Status::from(err);
+        let status = Status::from(ServiceError::Store(StoreError::Unavailable(
+            "no server".into(),
+        )));
         assert_eq!(status.code(), tonic::Code::Unavailable);
         assert!(!status.message().contains("no server"));
     }

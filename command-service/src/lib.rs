@@ -5,7 +5,10 @@
 //! publishes them to Kafka. This crate owns the store, the relay and the gRPC surface; it must not
 //! know about the read side (Postgres) or HTTP.
 
+pub mod application;
 pub mod config;
 pub mod error;
+pub mod grpc;
+pub mod outbox;
 pub mod startup;
 pub mod store;

@@ -1,69 +1,138 @@
-//! Building and running command-service: bind first (so tests can use port 0 and read the port
-//! back), then serve until the shutdown future completes, draining in-flight calls.
+//! Building and running command-service: connect the event store and bind the listeners first
+//! (so tests can use port 0 and read the ports back), then serve gRPC, run the outbox relay and
+//! the metrics endpoint until the shutdown future completes; in-flight calls finish, the relay
+//! flushes and releases its lease.
 
 use std::{future::Future, net::SocketAddr};
 
 use anyhow::Context;
-use mongodb::Database;
+use cqrsplus_proto::command::v1::{
+    command_service_server::CommandServiceServer, event_store_server::EventStoreServer,
+};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
 use tonic_health::server::HealthReporter;
 
-use crate::{config::Config, store};
+use crate::{
+    application::Commands,
+    config::Config,
+    grpc::CommandGrpc,
+    outbox::{Relay, RelayConfig},
+    store::{self, EventStore},
+};
 
-/// A command-service with its listener bound and its stores connected.
+/// A command-service with its listeners bound and its stores connected.
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
+    metrics_listener: TcpListener,
+    metrics_addr: SocketAddr,
     health: HealthReporter,
     health_service: service_kit::grpc::Health,
-    // Kept so the connection pool lives as long as the server; the command handlers use it.
-    _event_store: Database,
+    grpc: CommandGrpc,
+    relay: Relay,
 }
 
 impl Application {
-    /// Connects to the event store and binds the gRPC listener.
+    /// Connects to the event store (creating its indexes), prepares the relay, binds listeners.
+    /// The broker is not needed to start: commands are accepted while it is down, and the
+    /// relay publishes the backlog when it returns.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let event_store = store::mongo::connect(&config.mongodb_uri, &config.mongodb_database)
+        let db = store::mongo::connect(&config.mongodb_uri, &config.mongodb_database)
             .await
             .with_context(|| format!("connecting to MongoDB at {}", config.mongodb_uri))?;
+        let event_store = EventStore::open(&db, config.snapshot_every)
+            .await
+            .context("preparing the event store collections")?;
+        let instance_id = match config.instance_id.trim() {
+            "" => format!("command-service-{}", uuid::Uuid::now_v7()),
+            id => id.to_owned(),
+        };
+        let relay = Relay::new(
+            event_store.clone(),
+            RelayConfig {
+                brokers: config.kafka_brokers.clone(),
+                topic_partitions: config.kafka_topic_partitions,
+                batch_size: config.relay_batch_size,
+                lease_ttl: config.relay_lease_ttl,
+                max_poll_interval: config.relay_max_poll_interval,
+                instance_id,
+            },
+        )
+        .context("creating the outbox relay")?;
+        let commands = Commands::new(event_store, relay.waker());
         let listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding gRPC listener on {}", config.grpc_addr))?;
-        let local_addr = listener.local_addr()?;
+        let metrics_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("binding metrics listener on {}", config.metrics_addr))?;
         let (health, health_service) = service_kit::grpc::health().await;
         Ok(Self {
+            local_addr: listener.local_addr()?,
+            metrics_addr: metrics_listener.local_addr()?,
             listener,
-            local_addr,
+            metrics_listener,
             health,
             health_service,
-            _event_store: event_store,
+            grpc: CommandGrpc::new(commands),
+            relay,
         })
     }
 
-    /// The address actually bound (the real port when the config asked for port 0).
+    /// The gRPC address actually bound (the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 
-    /// Serves gRPC until `shutdown` completes, then lets in-flight calls finish.
+    /// The address of the Prometheus `/metrics` endpoint.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// Serves until `shutdown` completes, then drains calls and stops the background tasks.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (reflection_v1, reflection_v1alpha) =
             service_kit::grpc::reflection(&[cqrsplus_proto::FILE_DESCRIPTOR_SET])?;
-        self.health
-            .set_service_status("", tonic_health::ServingStatus::Serving)
-            .await;
-        tracing::info!(addr = %self.local_addr, "command-service listening");
-        tonic::transport::Server::builder()
+        let background = CancellationToken::new();
+        let relay = tokio::spawn(self.relay.run(background.clone()));
+        let metrics = tokio::spawn(service_kit::metrics::serve(
+            self.metrics_listener,
+            background.clone().cancelled_owned(),
+        ));
+        for service in [
+            "",
+            "cqrsplus.command.v1.CommandService",
+            "cqrsplus.command.v1.EventStore",
+        ] {
+            self.health
+                .set_service_status(service, tonic_health::ServingStatus::Serving)
+                .await;
+        }
+        tracing::info!(addr = %self.local_addr, metrics = %self.metrics_addr, "command-service listening");
+        let served = tonic::transport::Server::builder()
             .add_service(self.health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
+            .add_service(CommandServiceServer::new(self.grpc.clone()))
+            .add_service(EventStoreServer::new(self.grpc))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await
-            .context("gRPC server failed")?;
+            .context("gRPC server failed");
+        background.cancel();
+        if let Err(e) = relay.await {
+            tracing::error!(error = %e, "outbox relay task failed");
+        }
+        match metrics.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "metrics endpoint failed"),
+            Err(e) => tracing::error!(error = %e, "metrics task failed"),
+            Ok(Ok(())) => {}
+        }
+        served?;
         tracing::info!("command-service stopped");
         Ok(())
     }

@@ -10,6 +10,8 @@ fn config(database: &str) -> Config {
         "command-service",
         "--grpc-addr",
         "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
         "--mongodb-uri",
         &testkit::mongo::uri(),
         "--mongodb-database",
@@ -59,6 +61,7 @@ async fn the_binary_exits_cleanly_on_sigterm() {
         env!("CARGO_BIN_EXE_command-service"),
         &[
             ("COMMAND_GRPC_ADDR", "127.0.0.1:0"),
+            ("COMMAND_METRICS_ADDR", "127.0.0.1:0"),
             ("MONGODB_URI", &testkit::mongo::uri()),
             ("MONGODB_DATABASE", &database),
         ],

@@ -20,6 +20,7 @@ pub mod order;
 pub mod post;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod topics;
 
 mod validate;
 

@@ -90,6 +90,8 @@ async fn readyz_is_200_when_both_services_serve() {
             "command-service",
             "--grpc-addr",
             "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
             "--mongodb-uri",
             &testkit::mongo::uri(),
             "--mongodb-database",

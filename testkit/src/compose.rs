@@ -6,11 +6,17 @@ use std::{collections::BTreeMap, path::PathBuf};
 
 use serde_norway::Value;
 
-/// The workspace root (testkit lives one level below it).
+/// The workspace root: the nearest folder holding `docker-compose.yml`, searched upwards from the
+/// running test's crate (cargo sets `CARGO_MANIFEST_DIR` when it runs a test), so a testkit built
+/// in another checkout still reads this checkout's files.
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("testkit is inside the workspace")
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    start
+        .ancestors()
+        .find(|dir| dir.join("docker-compose.yml").is_file())
+        .unwrap_or_else(|| panic!("no docker-compose.yml above {start:?}"))
         .to_path_buf()
 }
 

@@ -5,6 +5,7 @@
 //! the local defaults of the project's scripts. Nothing here is a mock: if a server is down, the
 //! test fails and says which one.
 
+pub mod broker;
 pub mod compose;
 pub mod kafka;
 pub mod mongo;

@@ -1,0 +1,547 @@
+//! The gRPC surface: `CommandService` (one RPC per command) and `EventStore` (reading streams
+//! and the whole store). Handlers only translate: requests into domain commands and
+//! `CommandMeta`, results into replies, errors through `error.rs`. The actor comes from the
+//! `x-actor` metadata, never from a request body.
+
+use cqrsplus_domain::{
+    Actor, Aggregate, Currency, EventEnvelope,
+    customer::{Customer, CustomerCommand, CustomerDetails},
+    order::{CancelOrder, Order, OrderCommand, OrderLine, PlaceOrder},
+    post::{AddComment, CreatePost, EditComment, EditPost, Post, PostCommand, RemoveComment},
+};
+use cqrsplus_proto::{
+    command::v1::{self as pb, command_service_server::CommandService, event_store_server},
+    common::v1 as common,
+    error_code,
+};
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+
+use crate::{
+    application::{CommandMeta, Commands, Executed},
+    error::ServiceError,
+    store::{StreamEnd, commit::CommitDocument},
+};
+
+/// Most commits one `ReadAll` page returns.
+const MAX_PAGE_SIZE: u32 = 1000;
+const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// Implements both gRPC services over the application layer.
+#[derive(Clone)]
+pub struct CommandGrpc {
+    commands: Commands,
+}
+
+impl CommandGrpc {
+    pub fn new(commands: Commands) -> Self {
+        Self { commands }
+    }
+}
+
+fn parse_id(field: &'static str, value: &str) -> Result<Uuid, ServiceError> {
+    Uuid::parse_str(value.trim())
+        .map_err(|_| ServiceError::invalid(field, format!("{value:?} is not a UUID")))
+}
+
+/// A client-chosen id, or a fresh UUIDv7.
+fn new_id(field: &'static str, value: Option<&str>) -> Result<Uuid, ServiceError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => parse_id(field, v),
+        None => Ok(Uuid::now_v7()),
+    }
+}
+
+impl CommandGrpc {
+    /// The id of the aggregate a creating command makes: the client's choice, or, for a retry of
+    /// a command id already applied, the id it created then (so the retry gets the first result
+    /// instead of creating a second aggregate), or a fresh UUIDv7.
+    async fn new_aggregate_id(
+        &self,
+        field: &'static str,
+        given: Option<&str>,
+        meta: &CommandMeta,
+    ) -> Result<Uuid, ServiceError> {
+        if given.is_some_and(|v| !v.trim().is_empty()) {
+            return new_id(field, given);
+        }
+        let prior = self
+            .commands
+            .store()
+            .commit_by_command_id(&meta.command_id.to_string())
+            .await?;
+        match prior {
+            Some(commit) => parse_id(field, &commit.stream_id),
+            None => Ok(Uuid::now_v7()),
+        }
+    }
+}
+
+fn meta<T>(
+    request: &Request<T>,
+    options: Option<&pb::CommandOptions>,
+) -> Result<CommandMeta, ServiceError> {
+    let actor = error_code::actor(request.metadata()).ok_or_else(|| {
+        ServiceError::Unauthenticated(format!("missing {} metadata", error_code::ACTOR_METADATA))
+    })?;
+    let actor = Actor::new(actor)
+        .map_err(|_| ServiceError::Unauthenticated("the actor is blank or too long".into()))?;
+    let options = options.cloned().unwrap_or_default();
+    let command_id = new_id("options.command_id", options.command_id.as_deref())?;
+    let correlation_id = match options
+        .correlation_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        Some(v) => parse_id("options.correlation_id", v)?,
+        None => command_id,
+    };
+    Ok(CommandMeta {
+        actor,
+        command_id,
+        correlation_id,
+        expected_version: options.expected_version,
+    })
+}
+
+fn result(executed: &Executed) -> Option<pb::CommandResult> {
+    Some(pb::CommandResult {
+        aggregate_id: executed.aggregate_id.to_string(),
+        version: executed.version,
+        command_id: executed.command_id.to_string(),
+        already_applied: executed.already_applied,
+    })
+}
+
+fn details(
+    name: String,
+    email: String,
+    phone: Option<String>,
+    segment: String,
+    region: String,
+) -> CustomerDetails {
+    CustomerDetails {
+        name,
+        email,
+        phone,
+        segment,
+        region,
+    }
+}
+
+/// Runs `A`'s command and wraps the result in the RPC's reply type.
+async fn run<A: Aggregate, R>(
+    commands: &Commands,
+    id: Uuid,
+    command: A::Command,
+    meta: &CommandMeta,
+    reply: impl FnOnce(Option<pb::CommandResult>) -> R,
+) -> Result<Response<R>, Status> {
+    let executed = commands.execute::<A>(id, command, meta).await?;
+    Ok(Response::new(reply(result(&executed))))
+}
+
+#[tonic::async_trait]
+impl CommandService for CommandGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn create_post(
+        &self,
+        request: Request<pb::CreatePostRequest>,
+    ) -> Result<Response<pb::CreatePostResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = self
+            .new_aggregate_id("post_id", r.post_id.as_deref(), &meta)
+            .await?;
+        let command = PostCommand::Create(CreatePost { message: r.message });
+        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+            pb::CreatePostResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn edit_post(
+        &self,
+        request: Request<pb::EditPostRequest>,
+    ) -> Result<Response<pb::EditPostResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("post_id", &r.post_id)?;
+        let command = PostCommand::Edit(EditPost { message: r.message });
+        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+            pb::EditPostResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn like_post(
+        &self,
+        request: Request<pb::LikePostRequest>,
+    ) -> Result<Response<pb::LikePostResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let id = parse_id("post_id", &request.get_ref().post_id)?;
+        run::<Post, _>(&self.commands, id, PostCommand::Like, &meta, |result| {
+            pb::LikePostResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn unlike_post(
+        &self,
+        request: Request<pb::UnlikePostRequest>,
+    ) -> Result<Response<pb::UnlikePostResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let id = parse_id("post_id", &request.get_ref().post_id)?;
+        run::<Post, _>(&self.commands, id, PostCommand::Unlike, &meta, |result| {
+            pb::UnlikePostResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn add_comment(
+        &self,
+        request: Request<pb::AddCommentRequest>,
+    ) -> Result<Response<pb::AddCommentResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("post_id", &r.post_id)?;
+        let command = PostCommand::AddComment(AddComment {
+            comment_id: Uuid::now_v7(),
+            text: r.text,
+        });
+        let executed = self.commands.execute::<Post>(id, command, &meta).await?;
+        // From the events, so a retried command id answers with the comment it created first.
+        let comment_id = executed
+            .events
+            .iter()
+            .find_map(|e| {
+                e.data
+                    .get("comment_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Ok(Response::new(pb::AddCommentResponse {
+            result: result(&executed),
+            comment_id,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn edit_comment(
+        &self,
+        request: Request<pb::EditCommentRequest>,
+    ) -> Result<Response<pb::EditCommentResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("post_id", &r.post_id)?;
+        let command = PostCommand::EditComment(EditComment {
+            comment_id: parse_id("comment_id", &r.comment_id)?,
+            text: r.text,
+        });
+        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+            pb::EditCommentResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn remove_comment(
+        &self,
+        request: Request<pb::RemoveCommentRequest>,
+    ) -> Result<Response<pb::RemoveCommentResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("post_id", &r.post_id)?;
+        let command = PostCommand::RemoveComment(RemoveComment {
+            comment_id: parse_id("comment_id", &r.comment_id)?,
+        });
+        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+            pb::RemoveCommentResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_post(
+        &self,
+        request: Request<pb::DeletePostRequest>,
+    ) -> Result<Response<pb::DeletePostResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let id = parse_id("post_id", &request.get_ref().post_id)?;
+        run::<Post, _>(&self.commands, id, PostCommand::Delete, &meta, |result| {
+            pb::DeletePostResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn register_customer(
+        &self,
+        request: Request<pb::RegisterCustomerRequest>,
+    ) -> Result<Response<pb::RegisterCustomerResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = self
+            .new_aggregate_id("customer_id", r.customer_id.as_deref(), &meta)
+            .await?;
+        let command =
+            CustomerCommand::Register(details(r.name, r.email, r.phone, r.segment, r.region));
+        let executed = self.commands.execute_customer(id, command, &meta).await?;
+        Ok(Response::new(pb::RegisterCustomerResponse {
+            result: result(&executed),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Result<Response<pb::UpdateCustomerResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("customer_id", &r.customer_id)?;
+        let command =
+            CustomerCommand::Update(details(r.name, r.email, r.phone, r.segment, r.region));
+        let executed = self.commands.execute_customer(id, command, &meta).await?;
+        Ok(Response::new(pb::UpdateCustomerResponse {
+            result: result(&executed),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn place_order(
+        &self,
+        request: Request<pb::PlaceOrderRequest>,
+    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = self
+            .new_aggregate_id("order_id", r.order_id.as_deref(), &meta)
+            .await?;
+        let currency = Currency::new(r.currency.trim())
+            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
+        let command = OrderCommand::Place(PlaceOrder {
+            customer_id: parse_id("customer_id", &r.customer_id)?,
+            currency,
+            items: r
+                .items
+                .into_iter()
+                .map(|i| OrderLine {
+                    sku: i.sku,
+                    name: i.name,
+                    unit_price_minor: i.unit_price_minor,
+                    quantity: i.quantity,
+                })
+                .collect(),
+        });
+        let executed = self.commands.place_order(id, command, &meta).await?;
+        Ok(Response::new(pb::PlaceOrderResponse {
+            result: result(&executed),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn ship_order(
+        &self,
+        request: Request<pb::ShipOrderRequest>,
+    ) -> Result<Response<pb::ShipOrderResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let id = parse_id("order_id", &request.get_ref().order_id)?;
+        run::<Order, _>(&self.commands, id, OrderCommand::Ship, &meta, |result| {
+            pb::ShipOrderResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn deliver_order(
+        &self,
+        request: Request<pb::DeliverOrderRequest>,
+    ) -> Result<Response<pb::DeliverOrderResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let id = parse_id("order_id", &request.get_ref().order_id)?;
+        run::<Order, _>(&self.commands, id, OrderCommand::Deliver, &meta, |result| {
+            pb::DeliverOrderResponse { result }
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_order(
+        &self,
+        request: Request<pb::CancelOrderRequest>,
+    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        let meta = meta(&request, request.get_ref().options.as_ref())?;
+        let r = request.into_inner();
+        let id = parse_id("order_id", &r.order_id)?;
+        let command = OrderCommand::Cancel(CancelOrder { reason: r.reason });
+        run::<Order, _>(&self.commands, id, command, &meta, |result| {
+            pb::CancelOrderResponse { result }
+        })
+        .await
+    }
+}
+
+fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: t.unix_timestamp(),
+        nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
+    }
+}
+
+fn envelope_to_pb(e: &EventEnvelope) -> common::EventEnvelope {
+    common::EventEnvelope {
+        event_id: e.event_id.to_string(),
+        event_type: e.event_type.clone(),
+        schema_version: e.schema_version,
+        aggregate_type: e.aggregate_type.clone(),
+        aggregate_id: e.aggregate_id.to_string(),
+        version: e.version,
+        occurred_at: Some(timestamp(e.occurred_at)),
+        command_id: e.command_id.to_string(),
+        correlation_id: e.correlation_id.to_string(),
+        actor: e.actor.clone(),
+        data_json: e.data.to_string(),
+    }
+}
+
+fn commit_to_pb(c: &CommitDocument) -> Result<pb::Commit, ServiceError> {
+    Ok(pb::Commit {
+        commit_id: c.position.to_string(),
+        aggregate_type: c.aggregate_type.clone(),
+        aggregate_id: c.stream_id.clone(),
+        first_version: u64::try_from(c.first_version).unwrap_or(0),
+        last_version: u64::try_from(c.last_version).unwrap_or(0),
+        command_id: c.command_id.clone(),
+        committed_at: OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(c.committed_at.timestamp_millis()) * 1_000_000,
+        )
+        .ok()
+        .map(timestamp),
+        events: c.envelopes()?.iter().map(envelope_to_pb).collect(),
+    })
+}
+
+/// Folds `events` into `A`'s state and renders it as JSON.
+fn fold_json<A: Aggregate>(events: &[EventEnvelope]) -> Result<String, ServiceError> {
+    let mut state = A::default();
+    for envelope in events {
+        let event: A::Event = envelope.decode().map_err(|e| {
+            crate::store::StoreError::Corrupt(format!("event {}: {e}", envelope.event_id))
+        })?;
+        state.apply(&event);
+    }
+    serde_json::to_string(&state)
+        .map_err(|e| crate::store::StoreError::Internal(format!("state to json: {e}")).into())
+}
+
+#[tonic::async_trait]
+impl event_store_server::EventStore for CommandGrpc {
+    #[tracing::instrument(skip_all)]
+    async fn read_stream(
+        &self,
+        request: Request<pb::ReadStreamRequest>,
+    ) -> Result<Response<pb::ReadStreamResponse>, Status> {
+        let r = request.into_inner();
+        let id = parse_id("aggregate_id", &r.aggregate_id)?;
+        let end = match r.until {
+            None => StreamEnd::Latest,
+            Some(pb::read_stream_request::Until::ToVersion(v)) => StreamEnd::Version(v),
+            Some(pb::read_stream_request::Until::AsOf(t)) => StreamEnd::AsOf(
+                OffsetDateTime::from_unix_timestamp_nanos(
+                    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos),
+                )
+                .map_err(|_| ServiceError::invalid("as_of", "out of range"))?,
+            ),
+        };
+        let store = self.commands.store();
+        let Some((aggregate_type, events)) = store
+            .read_stream(id, 1, end)
+            .await
+            .map_err(ServiceError::from)?
+        else {
+            return Err(
+                ServiceError::Domain(cqrsplus_domain::DomainError::NotFound(format!(
+                    "stream {id}"
+                )))
+                .into(),
+            );
+        };
+        let current_version = store
+            .stream_version(&id.to_string())
+            .await
+            .map_err(ServiceError::from)?;
+        // The state folds every event up to the end; `from_version` only trims what is listed.
+        let state_json = match aggregate_type.as_str() {
+            Post::TYPE => fold_json::<Post>(&events)?,
+            Customer::TYPE => fold_json::<Customer>(&events)?,
+            Order::TYPE => fold_json::<Order>(&events)?,
+            other => {
+                return Err(
+                    ServiceError::Store(crate::store::StoreError::Corrupt(format!(
+                        "unknown aggregate type {other}"
+                    )))
+                    .into(),
+                );
+            }
+        };
+        Ok(Response::new(pb::ReadStreamResponse {
+            aggregate_id: id.to_string(),
+            aggregate_type,
+            version: events.last().map_or(0, |e| e.version),
+            events: events
+                .iter()
+                .filter(|e| e.version >= r.from_version)
+                .map(envelope_to_pb)
+                .collect(),
+            state_json,
+            current_version,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn read_all(
+        &self,
+        request: Request<pb::ReadAllRequest>,
+    ) -> Result<Response<pb::ReadAllResponse>, Status> {
+        let r = request.into_inner();
+        let after: i64 = match r.cursor.trim() {
+            "" => 0,
+            c => c
+                .parse()
+                .map_err(|_| ServiceError::invalid("cursor", "not a cursor this service issued"))?,
+        };
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            n => n.min(MAX_PAGE_SIZE),
+        };
+        let store = self.commands.store();
+        let page = store
+            .read_all(after, i64::from(page_size))
+            .await
+            .map_err(ServiceError::from)?;
+        let end_of_store = page.len() < page_size as usize;
+        let next_cursor = page.last().map_or(after, |c| c.position).to_string();
+        let commits = page
+            .iter()
+            .filter(|c| {
+                r.aggregate_types.is_empty() || r.aggregate_types.contains(&c.aggregate_type)
+            })
+            .map(commit_to_pb)
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(pb::ReadAllResponse {
+            commits,
+            next_cursor,
+            total_commit_count: store.commit_count().await.map_err(ServiceError::from)?,
+            total_event_count: store.event_count().await.map_err(ServiceError::from)?,
+            end_of_store,
+        }))
+    }
+}

@@ -1,0 +1,680 @@
+//! The transactional-outbox relay: publishes the events of undispatched commits to Kafka, then
+//! marks those commits dispatched.
+//!
+//! Owns the relay loop, its Kafka producer, its lease (`lease`) and its metrics. Delivery is at
+//! least once: a commit is marked only after every one of its events was acknowledged, so a crash
+//! between publishing and marking publishes it again, and the read side drops the duplicates.
+//! Order per aggregate: commits are published in store order, and a commit is never marked while
+//! an earlier one is not, so version n+1 is never marked before version n. (Should a delivery fail
+//! while a later event of the same aggregate got through, as a message timeout can, the round is
+//! retried, and the read side holds the gap until the missing version arrives.)
+//!
+//! Must not depend on gRPC types or on the read side; reaches MongoDB only through the event
+//! store's collections.
+
+mod lease;
+
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use cqrsplus_domain::topics;
+use futures::TryStreamExt;
+use mongodb::bson::{Document, doc};
+use rdkafka::{
+    ClientConfig,
+    admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
+    client::DefaultClientContext,
+    error::{KafkaError, RDKafkaErrorCode},
+    message::{Header, OwnedHeaders},
+    producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer},
+};
+use time::OffsetDateTime;
+use tokio::{
+    sync::{Notify, watch},
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+
+pub use lease::{OUTBOX_LEASE_ID, RELAY_LEASES};
+
+use crate::store::{
+    EventStore, StoreError,
+    commit::{COMMITS, CommitDocument, millis},
+    mongo::classify,
+};
+
+/// First pause after an idle round or an error; doubled on each further one.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
+/// Longest wait for the producer to hand over what it still holds when the relay stops.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for a topic-creation request.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the relay connects and paces itself.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Kafka bootstrap servers.
+    pub brokers: String,
+    /// Partitions of each event topic when the relay creates it.
+    pub topic_partitions: i32,
+    /// Most commits published in one round.
+    pub batch_size: i64,
+    /// How long the lease lasts without renewal.
+    pub lease_ttl: Duration,
+    /// Longest pause between two polls when nothing was appended.
+    pub max_poll_interval: Duration,
+    /// This instance's name in the lease.
+    pub instance_id: String,
+}
+
+/// What can stop a relay round; the loop logs it and backs off, it never ends the relay.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("invalid relay configuration: {0}")]
+    Config(String),
+    #[error("kafka client could not be created: {0}")]
+    Client(#[source] KafkaError),
+    #[error("kafka request failed: {0}")]
+    Kafka(#[source] KafkaError),
+    #[error("creating topic {topic} failed: {code}")]
+    CreateTopic {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
+    #[error("{failed} of {total} events were not acknowledged by kafka (first error: {first})")]
+    Delivery {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The outbox backlog, as the metrics report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// Commits not yet dispatched.
+    pub commits: u64,
+    /// How long ago the oldest of them was committed (zero when there is none).
+    pub oldest_age: Duration,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Copy, Default)]
+struct Round {
+    /// Undispatched commits read.
+    read: usize,
+    /// Commits whose events were all acknowledged, with every earlier commit of the round too.
+    acknowledged: usize,
+    /// Commits marked dispatched.
+    marked: usize,
+}
+
+/// Publishes the outbox to Kafka while it holds the lease.
+pub struct Relay {
+    store: EventStore,
+    config: RelayConfig,
+    lease: lease::Lease,
+    /// Replaced when librdkafka reports a fatal error: such a producer refuses every message.
+    producer: Mutex<FutureProducer>,
+    notify: Arc<Notify>,
+    lease_held: watch::Sender<bool>,
+}
+
+impl Relay {
+    /// Prepares the relay and its idempotent producer without waiting for the broker: it may be
+    /// down at start, and the relay publishes the backlog when it comes back.
+    pub fn new(store: EventStore, config: RelayConfig) -> Result<Self, RelayError> {
+        if config.batch_size < 1 {
+            return Err(RelayError::Config("batch size must be at least 1".into()));
+        }
+        // Renewal runs every third of the ttl; below this the lease would be all renewal.
+        if config.lease_ttl < Duration::from_millis(300) {
+            return Err(RelayError::Config(
+                "lease ttl must be at least 300ms".into(),
+            ));
+        }
+        if config.instance_id.trim().is_empty() {
+            return Err(RelayError::Config("instance id must not be blank".into()));
+        }
+        let producer = create_producer(&config)?;
+        let ttl_millis = i64::try_from(config.lease_ttl.as_millis())
+            .map_err(|_| RelayError::Config("lease ttl is too long".into()))?;
+        let commits = store.commits();
+        let namespace = commits.namespace();
+        let leases = commits
+            .client()
+            .database(&namespace.db)
+            .collection::<Document>(RELAY_LEASES);
+        Ok(Self {
+            lease: lease::Lease::new(leases, config.instance_id.clone(), ttl_millis),
+            store,
+            config,
+            producer: Mutex::new(producer),
+            notify: Arc::new(Notify::new()),
+            lease_held: watch::Sender::new(false),
+        })
+    }
+
+    /// The wake-up the command path pokes (`notify_one`) after each append, so a new commit is
+    /// published at once rather than at the next poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        self.notify.clone()
+    }
+
+    /// Whether this relay holds the lease, as `run` sees it; take it before calling `run`.
+    pub fn lease_watch(&self) -> watch::Receiver<bool> {
+        self.lease_held.subscribe()
+    }
+
+    /// This instance's name in the lease.
+    pub fn instance_id(&self) -> &str {
+        &self.config.instance_id
+    }
+
+    /// The instance named in the unexpired lease, if any (by this instance's clock).
+    pub async fn lease_holder(&self) -> Result<Option<String>, RelayError> {
+        Ok(self.lease.holder(now_millis()).await?)
+    }
+
+    /// Creates the event topics that do not exist yet; existing ones are left as they are.
+    pub async fn ensure_topics(&self) -> Result<(), RelayError> {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.config.brokers)
+            .create()
+            .map_err(RelayError::Client)?;
+        let new_topics: Vec<NewTopic<'_>> = topics::ALL
+            .iter()
+            .map(|name| {
+                NewTopic::new(
+                    name,
+                    self.config.topic_partitions,
+                    TopicReplication::Fixed(1),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new()
+            .operation_timeout(Some(ADMIN_TIMEOUT))
+            .request_timeout(Some(ADMIN_TIMEOUT));
+        let results = admin.create_topics(&new_topics, &options).await;
+        // Dropping an admin client joins its thread; keep that off the async workers.
+        drop_blocking(admin);
+        for result in results.map_err(RelayError::Kafka)? {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(RelayError::CreateTopic { topic, code }),
+            }
+        }
+        Ok(())
+    }
+
+    /// One round, assuming the lease is held: publishes up to `batch_size` undispatched commits
+    /// and marks the acknowledged prefix dispatched. Returns how many commits it marked; when
+    /// some events were not acknowledged, the prefix before them is still marked and the error
+    /// is returned.
+    pub async fn publish_once(&self) -> Result<usize, RelayError> {
+        self.round(self.config.batch_size, true)
+            .await
+            .map(|round| round.marked)
+    }
+
+    /// Publishes up to `limit` undispatched commits WITHOUT marking them: simulates a relay that
+    /// crashed between publish and mark; for tests. Returns how many commits were fully
+    /// acknowledged.
+    pub async fn publish_without_marking(&self, limit: i64) -> Result<usize, RelayError> {
+        self.round(limit.max(1), false)
+            .await
+            .map(|round| round.acknowledged)
+    }
+
+    /// How many commits wait to be dispatched, and for how long the oldest has.
+    pub async fn backlog(&self) -> Result<Backlog, RelayError> {
+        let commits = self.store.commits();
+        let count = commits
+            .count_documents(doc! { "dispatched": false })
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        let oldest = self.oldest_undispatched(1).await?;
+        let oldest_age = oldest.first().map_or(Duration::ZERO, |commit| {
+            let age = now_millis().saturating_sub(commit.committed_at.timestamp_millis());
+            Duration::from_millis(u64::try_from(age).unwrap_or(0))
+        });
+        Ok(Backlog {
+            commits: count,
+            oldest_age,
+        })
+    }
+
+    /// Runs until `shutdown` is cancelled: keeps (or waits for) the lease and, while holding it,
+    /// publishes the outbox. Errors are logged and retried with backoff; nothing ends the loop
+    /// but `shutdown`. On the way out the producer is flushed and the lease released.
+    #[tracing::instrument(
+        name = "outbox_relay",
+        skip_all,
+        fields(instance = %self.config.instance_id)
+    )]
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!("outbox relay started");
+        tokio::join!(
+            self.keep_lease(&shutdown),
+            self.publish_while_held(&shutdown)
+        );
+
+        let producer = self.producer();
+        match tokio::task::spawn_blocking(move || producer.flush(FLUSH_TIMEOUT)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "producer not flushed before stopping"),
+            Err(e) => tracing::warn!(error = %e, "producer flush task failed"),
+        }
+        if *self.lease_held.borrow() {
+            match self.lease.release().await {
+                Ok(()) => tracing::info!("outbox lease released"),
+                Err(e) => tracing::warn!(error = %e, "outbox lease not released; it will expire"),
+            }
+        }
+        self.set_lease_held(false);
+        tracing::info!("outbox relay stopped");
+        drop_blocking(self);
+    }
+
+    /// Acquires the lease when free and renews it while held, every third of the ttl: one failed
+    /// renewal is survived, and after a second the relay stops claiming a lease that may lapse
+    /// before it could try again.
+    async fn keep_lease(&self, shutdown: &CancellationToken) {
+        let renew_every = self.config.lease_ttl / 3;
+        let mut valid_until: Option<Instant> = None;
+        loop {
+            let started = Instant::now();
+            let attempt =
+                tokio::time::timeout(renew_every, self.lease.acquire_or_renew(now_millis()));
+            let attempt = tokio::select! {
+                () = shutdown.cancelled() => break,
+                attempt = attempt => attempt,
+            };
+            match attempt {
+                Ok(Ok(true)) => valid_until = Some(started + self.config.lease_ttl),
+                Ok(Ok(false)) => valid_until = None,
+                Ok(Err(e)) => tracing::warn!(error = %e, "outbox lease not renewed"),
+                Err(_) => tracing::warn!("outbox lease request timed out"),
+            }
+            // Give up a renewal period early: by the next check the lease may have lapsed.
+            let held = valid_until.is_some_and(|until| Instant::now() + renew_every < until);
+            if !held {
+                valid_until = None;
+            }
+            self.set_lease_held(held);
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep_until(started + renew_every) => {}
+            }
+        }
+    }
+
+    async fn publish_while_held(&self, shutdown: &CancellationToken) {
+        let mut held = self.lease_held.subscribe();
+        let mut backoff = MIN_BACKOFF;
+        let mut topics_ready = false;
+        loop {
+            if !*held.borrow_and_update() {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    changed = held.changed() => if changed.is_err() { return },
+                }
+                continue;
+            }
+            // Until the topics exist with the configured partitions, publishing would let the
+            // broker auto-create them with its defaults instead.
+            if !topics_ready {
+                let ensured = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    ensured = self.ensure_topics() => ensured,
+                };
+                match ensured {
+                    Ok(()) => topics_ready = true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event topics not ensured; retrying");
+                        if !self.pause(shutdown, &mut backoff, false).await {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            // An unfinished round is simply dropped on shutdown: nothing it published was marked,
+            // so the next holder publishes it again.
+            let round = tokio::select! {
+                () = shutdown.cancelled() => return,
+                round = self.round(self.config.batch_size, true) => round,
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.record_backlog() => {}
+            }
+            let wake_on_append = match round {
+                Ok(round)
+                    if round.read as i64 >= self.config.batch_size
+                        && round.marked == round.read =>
+                {
+                    backoff = MIN_BACKOFF;
+                    continue;
+                }
+                Ok(round) => {
+                    if round.marked > 0 {
+                        backoff = MIN_BACKOFF;
+                    }
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "outbox round failed; backing off");
+                    self.replace_producer_if_fatal();
+                    // Appends must not cut short the backoff from a failing broker or store.
+                    false
+                }
+            };
+            if !self.pause(shutdown, &mut backoff, wake_on_append).await {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the backoff (or an append, when `wake_on_append`), then doubles the backoff up
+    /// to the poll interval. False when shutdown came first.
+    async fn pause(
+        &self,
+        shutdown: &CancellationToken,
+        backoff: &mut Duration,
+        wake_on_append: bool,
+    ) -> bool {
+        let wait = *backoff;
+        *backoff = (*backoff * 2).min(self.config.max_poll_interval.max(MIN_BACKOFF));
+        let appended = async {
+            if wake_on_append {
+                self.notify.notified().await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => false,
+            () = appended => true,
+            () = tokio::time::sleep(wait) => true,
+        }
+    }
+
+    /// Publishes up to `limit` undispatched commits in store order and, when `mark`, marks the
+    /// acknowledged prefix dispatched.
+    async fn round(&self, limit: i64, mark: bool) -> Result<Round, RelayError> {
+        let commits = self.oldest_undispatched(limit).await?;
+        let mut round = Round {
+            read: commits.len(),
+            ..Round::default()
+        };
+        if commits.is_empty() {
+            return Ok(round);
+        }
+
+        let routed = route(&commits);
+        let producer = self.producer();
+        let mut pending: Vec<Vec<DeliveryFuture>> = Vec::with_capacity(routed.len());
+        let mut enqueue_error = None;
+        'commits: for messages in &routed {
+            let mut deliveries = Vec::with_capacity(messages.len());
+            for message in messages {
+                match self.enqueue(&producer, message).await {
+                    Ok(delivery) => deliveries.push(delivery),
+                    Err(e) => {
+                        // Later events must not overtake this one: stop the round here.
+                        enqueue_error = Some(e);
+                        pending.push(deliveries);
+                        break 'commits;
+                    }
+                }
+            }
+            pending.push(deliveries);
+        }
+
+        let total: usize = routed.iter().map(Vec::len).sum();
+        let mut acknowledged_events = 0;
+        let mut first_failure = enqueue_error.map(|e| e.to_string());
+        let mut prefix_intact = true;
+        for (index, deliveries) in pending.into_iter().enumerate() {
+            let expected = routed[index].len();
+            let mut all_acknowledged = deliveries.len() == expected;
+            for delivery in deliveries {
+                match delivery.await {
+                    Ok(Ok(_)) => acknowledged_events += 1,
+                    Ok(Err((e, _))) => {
+                        all_acknowledged = false;
+                        first_failure.get_or_insert_with(|| e.to_string());
+                    }
+                    Err(_) => {
+                        all_acknowledged = false;
+                        first_failure.get_or_insert_with(|| "delivery was cancelled".to_owned());
+                    }
+                }
+            }
+            prefix_intact &= all_acknowledged;
+            if prefix_intact {
+                round.acknowledged += 1;
+            }
+        }
+        metrics::counter!("outbox_published_events_total").increment(acknowledged_events as u64);
+
+        if mark && round.acknowledged > 0 {
+            let positions: Vec<i64> = commits[..round.acknowledged]
+                .iter()
+                .map(|commit| commit.position)
+                .collect();
+            let marked = self
+                .store
+                .commits()
+                .update_many(
+                    doc! { "_id": { "$in": &positions }, "dispatched": false },
+                    doc! { "$set": { "dispatched": true } },
+                )
+                .await
+                .map_err(|e| classify(e, COMMITS))?;
+            round.marked = usize::try_from(marked.matched_count).unwrap_or(round.acknowledged);
+        }
+        match first_failure {
+            Some(first) => Err(RelayError::Delivery {
+                failed: total - acknowledged_events,
+                total,
+                first,
+            }),
+            None => Ok(round),
+        }
+    }
+
+    /// The oldest undispatched commits, up to `limit`, in position order. Store order keeps
+    /// each stream's versions in order: a writer draws the position of version n+1 only after it
+    /// read version n, so n's commit always has the smaller position.
+    async fn oldest_undispatched(&self, limit: i64) -> Result<Vec<CommitDocument>, RelayError> {
+        self.store
+            .commits()
+            .find(doc! { "dispatched": false })
+            .sort(doc! { "position": 1 })
+            .limit(limit)
+            .await
+            .map_err(|e| classify(e, COMMITS))?
+            .try_collect()
+            .await
+            .map_err(|e| classify(e, COMMITS).into())
+    }
+
+    /// Hands one event to the producer, waiting while its queue is full (never reordering).
+    async fn enqueue(
+        &self,
+        producer: &FutureProducer,
+        message: &Outgoing,
+    ) -> Result<DeliveryFuture, RelayError> {
+        let deadline = Instant::now() + self.config.lease_ttl;
+        loop {
+            let headers = OwnedHeaders::new()
+                .insert(Header {
+                    key: "event_id",
+                    value: Some(&message.event_id),
+                })
+                .insert(Header {
+                    key: "event_type",
+                    value: Some(&message.event_type),
+                });
+            let record = FutureRecord::to(message.topic)
+                .key(&message.key)
+                .payload(&message.payload)
+                .headers(headers);
+            match producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => return Err(RelayError::Kafka(e)),
+            }
+        }
+    }
+
+    async fn record_backlog(&self) {
+        match self.backlog().await {
+            Ok(backlog) => {
+                metrics::gauge!("outbox_undispatched_commits").set(backlog.commits as f64);
+                metrics::gauge!("outbox_oldest_undispatched_age_seconds")
+                    .set(backlog.oldest_age.as_secs_f64());
+            }
+            Err(e) => tracing::warn!(error = %e, "outbox backlog not measured"),
+        }
+    }
+
+    fn set_lease_held(&self, held: bool) {
+        let changed = self.lease_held.send_if_modified(|current| {
+            let changed = *current != held;
+            *current = held;
+            changed
+        });
+        if changed {
+            if held {
+                tracing::info!("outbox lease acquired; publishing");
+            } else {
+                tracing::info!("outbox lease not held; standing by");
+            }
+        }
+        metrics::gauge!("outbox_lease_held").set(if held { 1.0 } else { 0.0 });
+    }
+
+    fn producer(&self) -> FutureProducer {
+        self.producer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After a fatal error (e.g. the idempotent producer's sequence could not be recovered)
+    /// librdkafka refuses every further message from that producer: start a new one.
+    fn replace_producer_if_fatal(&self) {
+        let current = self.producer();
+        let Some((code, reason)) = current.client().fatal_error() else {
+            return;
+        };
+        tracing::error!(%code, %reason, "kafka producer failed fatally; creating a new one");
+        match create_producer(&self.config) {
+            Ok(fresh) => {
+                let old = std::mem::replace(
+                    &mut *self.producer.lock().unwrap_or_else(PoisonError::into_inner),
+                    fresh,
+                );
+                drop_blocking(old);
+            }
+            Err(e) => tracing::error!(error = %e, "kafka producer not recreated"),
+        }
+        drop_blocking(current);
+    }
+}
+
+/// One event ready to produce.
+struct Outgoing {
+    topic: &'static str,
+    key: String,
+    payload: Vec<u8>,
+    event_id: String,
+    event_type: String,
+}
+
+/// The messages of each commit, up to (not including) the first commit that cannot be published:
+/// stopping there keeps every later version of its stream, and the store order, behind it.
+fn route(commits: &[CommitDocument]) -> Vec<Vec<Outgoing>> {
+    let mut routed = Vec::with_capacity(commits.len());
+    for commit in commits {
+        match messages_of(commit) {
+            Ok(messages) => routed.push(messages),
+            Err(reason) => {
+                tracing::error!(
+                    position = commit.position,
+                    stream_id = %commit.stream_id,
+                    aggregate_type = %commit.aggregate_type,
+                    %reason,
+                    "outbox blocked: this commit cannot be published (a deploy or data bug); \
+                     later commits wait behind it"
+                );
+                break;
+            }
+        }
+    }
+    routed
+}
+
+fn messages_of(commit: &CommitDocument) -> Result<Vec<Outgoing>, String> {
+    let topic = topics::topic_for(&commit.aggregate_type)
+        .ok_or_else(|| format!("no topic for aggregate type {:?}", commit.aggregate_type))?;
+    commit
+        .events
+        .iter()
+        .map(|stored| {
+            let envelope = stored.to_envelope().map_err(|e| e.to_string())?;
+            let payload = serde_json::to_vec(&envelope)
+                .map_err(|e| format!("event {} to json: {e}", envelope.event_id))?;
+            Ok(Outgoing {
+                topic,
+                key: envelope.aggregate_id.to_string(),
+                payload,
+                event_id: envelope.event_id.to_string(),
+                event_type: envelope.event_type,
+            })
+        })
+        .collect()
+}
+
+fn create_producer(config: &RelayConfig) -> Result<FutureProducer, RelayError> {
+    // A round that cannot deliver gives up after about one lease period, so a relay stuck on an
+    // unreachable broker still notices shutdown or a lost lease between rounds.
+    let delivery_timeout_ms = config.lease_ttl.as_millis().max(1_000).to_string();
+    ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("client.id", format!("outbox-relay-{}", config.instance_id))
+        // Retries never duplicate or reorder a partition's messages.
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", delivery_timeout_ms)
+        // A broker that comes back is noticed within a second, not librdkafka's default ten.
+        .set("reconnect.backoff.max.ms", "1000")
+        .create()
+        .map_err(RelayError::Client)
+}
+
+/// Drops a Kafka client (or something holding one) on a blocking thread: librdkafka's destructors
+/// flush and join threads.
+fn drop_blocking<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn_blocking(move || drop(value));
+        }
+        Err(_) => drop(value),
+    }
+}
+
+fn now_millis() -> i64 {
+    millis(OffsetDateTime::now_utc())
+}

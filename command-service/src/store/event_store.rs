@@ -1,0 +1,491 @@
+//! The operations on the MongoDB event store.
+//!
+//! Invariants kept here:
+//! - versions are 1-based and dense per stream: a commit appends `first_version = loaded + 1`,
+//!   and the unique index (stream_id, first_version) refuses a second writer of that version;
+//! - a command id is applied at most once (unique index on command_id);
+//! - positions (`_id`) come from one counter, so every commit has a place in store order. A
+//!   commit of version n+1 is always positioned after version n of the same stream, because its
+//!   writer read version n before drawing a position.
+
+use cqrsplus_domain::{Aggregate, DomainEvent, EventEnvelope};
+use futures::TryStreamExt;
+use mongodb::{
+    Collection, Database, IndexModel,
+    bson::{DateTime, Document, doc},
+    options::{IndexOptions, ReturnDocument},
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    StoreError,
+    commit::{
+        COMMITS, COUNTERS, CommitDocument, EMAIL_RESERVATIONS, EmailReservation, SNAPSHOTS,
+        SnapshotDocument, StoredEvent, millis, to_i64,
+    },
+    mongo::classify,
+};
+
+/// An aggregate as loaded: its state and the version it is at (0 = no events yet).
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub state: A,
+    pub version: u64,
+}
+
+/// What a command wants to append.
+#[derive(Debug, Clone)]
+pub struct NewCommit {
+    pub stream_id: Uuid,
+    pub aggregate_type: &'static str,
+    /// The version the command was decided against; the events get the versions after it.
+    pub expected_version: u64,
+    pub command_id: Uuid,
+    /// Envelopes with versions expected_version + 1, + 2, ...
+    pub events: Vec<EventEnvelope>,
+    pub committed_at: OffsetDateTime,
+}
+
+/// A successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub position: i64,
+    pub last_version: u64,
+}
+
+/// Where reading a stream stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamEnd {
+    /// Everything there is.
+    Latest,
+    /// Up to and including this version.
+    Version(u64),
+    /// The events that had occurred at this time (inclusive).
+    AsOf(OffsetDateTime),
+}
+
+/// The MongoDB event store of one database.
+#[derive(Clone)]
+pub struct EventStore {
+    commits: Collection<CommitDocument>,
+    snapshots: Collection<SnapshotDocument>,
+    counters: Collection<Document>,
+    reservations: Collection<EmailReservation>,
+    snapshot_every: u64,
+}
+
+impl EventStore {
+    /// Opens the store and creates its indexes (idempotent). `snapshot_every` = 0 disables
+    /// snapshots.
+    pub async fn open(db: &Database, snapshot_every: u64) -> Result<Self, StoreError> {
+        let store = Self {
+            commits: db.collection(COMMITS),
+            snapshots: db.collection(SNAPSHOTS),
+            counters: db.collection(COUNTERS),
+            reservations: db.collection(EMAIL_RESERVATIONS),
+            snapshot_every,
+        };
+        let unique = || IndexOptions::builder().unique(true).build();
+        store
+            .commits
+            .create_indexes([
+                IndexModel::builder()
+                    .keys(doc! { "stream_id": 1, "first_version": 1 })
+                    .options(unique())
+                    .build(),
+                IndexModel::builder()
+                    .keys(doc! { "command_id": 1 })
+                    .options(unique())
+                    .build(),
+                // Single-field indexes: a compound one with `_id` breaks inserts on the local
+                // wire-compatible server.
+                IndexModel::builder().keys(doc! { "position": 1 }).build(),
+                IndexModel::builder().keys(doc! { "dispatched": 1 }).build(),
+            ])
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        store
+            .snapshots
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "stream_id": 1, "version": -1 })
+                    .build(),
+            )
+            .await
+            .map_err(|e| classify(e, SNAPSHOTS))?;
+        Ok(store)
+    }
+
+    /// The commits collection, for the outbox relay.
+    pub fn commits(&self) -> &Collection<CommitDocument> {
+        &self.commits
+    }
+
+    /// Loads an aggregate: the latest readable snapshot, then the commits after it.
+    pub async fn load<A: Aggregate>(&self, id: Uuid) -> Result<Loaded<A>, StoreError> {
+        let stream_id = id.to_string();
+        let mut loaded = self
+            .latest_snapshot::<A>(&stream_id)
+            .await?
+            .unwrap_or(Loaded {
+                state: A::default(),
+                version: 0,
+            });
+        let mut cursor = self
+            .commits
+            .find(doc! { "stream_id": &stream_id, "last_version": { "$gt": to_i64(loaded.version)? } })
+            .sort(doc! { "first_version": 1 })
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        while let Some(commit) = cursor.try_next().await.map_err(|e| classify(e, COMMITS))? {
+            ensure_type::<A>(&commit.aggregate_type, &stream_id)?;
+            for stored in &commit.events {
+                let version = u64::try_from(stored.version)
+                    .map_err(|_| StoreError::Corrupt(format!("negative version in {stream_id}")))?;
+                if version <= loaded.version {
+                    continue;
+                }
+                if version != loaded.version + 1 {
+                    return Err(StoreError::Corrupt(format!(
+                        "stream {stream_id} jumps from version {} to {version}",
+                        loaded.version
+                    )));
+                }
+                let event: A::Event = decode(stored)?;
+                loaded.state.apply(&event);
+                loaded.version = version;
+            }
+        }
+        Ok(loaded)
+    }
+
+    async fn latest_snapshot<A: Aggregate>(
+        &self,
+        stream_id: &str,
+    ) -> Result<Option<Loaded<A>>, StoreError> {
+        if self.snapshot_every == 0 {
+            return Ok(None);
+        }
+        let snapshot = self
+            .snapshots
+            .find_one(doc! { "stream_id": stream_id })
+            .sort(doc! { "version": -1 })
+            .await
+            .map_err(|e| classify(e, SNAPSHOTS))?;
+        let Some(snapshot) = snapshot else {
+            return Ok(None);
+        };
+        ensure_type::<A>(&snapshot.aggregate_type, stream_id)?;
+        // A snapshot written by an older shape of the state is just ignored: folding the
+        // events from the start gives the same state, only slower.
+        match serde_json::from_str::<A>(&snapshot.state) {
+            Ok(state) => Ok(Some(Loaded {
+                state,
+                version: u64::try_from(snapshot.version).unwrap_or(0),
+            })),
+            Err(e) => {
+                tracing::warn!(stream_id, error = %e, "ignoring an unreadable snapshot");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Appends one commit. Errors: `Conflict` when another writer appended that version first,
+    /// `CommandAlreadyApplied` when the command id is already in the store.
+    pub async fn append(&self, commit: NewCommit) -> Result<Appended, StoreError> {
+        let count = commit.events.len() as u64;
+        if count == 0 {
+            return Err(StoreError::Internal(
+                "a commit needs at least one event".into(),
+            ));
+        }
+        let first_version = commit.expected_version + 1;
+        let last_version = commit.expected_version + count;
+        let position = self.next_position().await?;
+        let document = CommitDocument {
+            id: position,
+            position,
+            stream_id: commit.stream_id.to_string(),
+            aggregate_type: commit.aggregate_type.to_owned(),
+            first_version: to_i64(first_version)?,
+            last_version: to_i64(last_version)?,
+            command_id: commit.command_id.to_string(),
+            events: commit
+                .events
+                .iter()
+                .map(StoredEvent::from_envelope)
+                .collect::<Result<_, _>>()?,
+            committed_at: DateTime::from_millis(millis(commit.committed_at)),
+            dispatched: false,
+        };
+        match self.commits.insert_one(&document).await {
+            Ok(_) => Ok(Appended {
+                position,
+                last_version,
+            }),
+            Err(e) => match classify(e, COMMITS) {
+                StoreError::Duplicate { .. } => Err(self.explain_duplicate(&document).await),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// A duplicate key is either the command id (already applied) or the stream version
+    /// (someone appended first). Index names are not reliable across servers, so look.
+    async fn explain_duplicate(&self, document: &CommitDocument) -> StoreError {
+        match self.commit_by_command_id(&document.command_id).await {
+            Ok(Some(existing)) => StoreError::CommandAlreadyApplied(Box::new(existing)),
+            Ok(None) => match self.stream_version(&document.stream_id).await {
+                Ok(current_version) => StoreError::Conflict {
+                    stream_id: document.stream_id.clone(),
+                    current_version,
+                },
+                Err(e) => e,
+            },
+            Err(e) => e,
+        }
+    }
+
+    async fn next_position(&self) -> Result<i64, StoreError> {
+        let counter = self
+            .counters
+            .find_one_and_update(doc! { "_id": COMMITS }, doc! { "$inc": { "seq": 1_i64 } })
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| classify(e, COUNTERS))?
+            .ok_or_else(|| StoreError::Internal("commit counter missing after upsert".into()))?;
+        match counter.get("seq") {
+            Some(mongodb::bson::Bson::Int64(v)) => Ok(*v),
+            Some(mongodb::bson::Bson::Int32(v)) => Ok(i64::from(*v)),
+            Some(mongodb::bson::Bson::Double(v)) if v.fract() == 0.0 => Ok(*v as i64),
+            other => Err(StoreError::Corrupt(format!(
+                "commit counter holds {other:?}"
+            ))),
+        }
+    }
+
+    /// The commit a command id produced, if any.
+    pub async fn commit_by_command_id(
+        &self,
+        command_id: &str,
+    ) -> Result<Option<CommitDocument>, StoreError> {
+        self.commits
+            .find_one(doc! { "command_id": command_id })
+            .await
+            .map_err(|e| classify(e, COMMITS))
+    }
+
+    /// The stream's latest version (0 when it has no commits).
+    pub async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
+        let last = self
+            .commits
+            .find_one(doc! { "stream_id": stream_id })
+            .sort(doc! { "first_version": -1 })
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        Ok(last.map_or(0, |c| u64::try_from(c.last_version).unwrap_or(0)))
+    }
+
+    /// Writes a snapshot when the commit crossed a multiple of `snapshot_every`. Best effort:
+    /// a lost snapshot only makes the next load fold more events.
+    pub async fn maybe_snapshot<A: Aggregate>(
+        &self,
+        id: Uuid,
+        state: &A,
+        first_version: u64,
+        last_version: u64,
+        now: OffsetDateTime,
+    ) {
+        let every = self.snapshot_every;
+        if every == 0 || (first_version - 1) / every == last_version / every {
+            return;
+        }
+        let result = async {
+            let document = SnapshotDocument {
+                id: format!("{id}:{last_version}"),
+                stream_id: id.to_string(),
+                aggregate_type: A::TYPE.to_owned(),
+                version: to_i64(last_version)?,
+                state: serde_json::to_string(state)
+                    .map_err(|e| StoreError::Internal(format!("snapshot state: {e}")))?,
+                taken_at: DateTime::from_millis(millis(now)),
+            };
+            self.snapshots
+                .insert_one(&document)
+                .await
+                .map_err(|e| classify(e, SNAPSHOTS))
+        }
+        .await;
+        match result {
+            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => tracing::warn!(stream_id = %id, error = %e, "snapshot not written"),
+        }
+    }
+
+    /// One stream's commits in version order, with its aggregate type (None: no such stream).
+    pub async fn read_stream(
+        &self,
+        id: Uuid,
+        from_version: u64,
+        end: StreamEnd,
+    ) -> Result<Option<(String, Vec<EventEnvelope>)>, StoreError> {
+        let stream_id = id.to_string();
+        let commits: Vec<CommitDocument> = self
+            .commits
+            .find(doc! { "stream_id": &stream_id })
+            .sort(doc! { "first_version": 1 })
+            .await
+            .map_err(|e| classify(e, COMMITS))?
+            .try_collect()
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        let Some(aggregate_type) = commits.first().map(|c| c.aggregate_type.clone()) else {
+            return Ok(None);
+        };
+        let mut events = Vec::new();
+        for commit in &commits {
+            for envelope in commit.envelopes()? {
+                let included = envelope.version >= from_version.max(1)
+                    && match end {
+                        StreamEnd::Latest => true,
+                        StreamEnd::Version(v) => envelope.version <= v,
+                        StreamEnd::AsOf(t) => envelope.occurred_at <= t,
+                    };
+                if included {
+                    events.push(envelope);
+                }
+            }
+        }
+        Ok(Some((aggregate_type, events)))
+    }
+
+    /// Up to `limit` commits after `after_position`, in store order.
+    pub async fn read_all(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<CommitDocument>, StoreError> {
+        self.commits
+            .find(doc! { "position": { "$gt": after_position } })
+            .sort(doc! { "position": 1 })
+            .limit(limit)
+            .await
+            .map_err(|e| classify(e, COMMITS))?
+            .try_collect()
+            .await
+            .map_err(|e| classify(e, COMMITS))
+    }
+
+    /// How many commits the store holds (for progress reporting).
+    pub async fn commit_count(&self) -> Result<u64, StoreError> {
+        self.commits
+            .count_documents(doc! {})
+            .await
+            .map_err(|e| classify(e, COMMITS))
+    }
+
+    /// How many events the store holds: the sum of every commit's version span.
+    pub async fn event_count(&self) -> Result<u64, StoreError> {
+        let pipeline = [doc! { "$group": {
+            "_id": null,
+            "n": { "$sum": { "$add": [{ "$subtract": ["$last_version", "$first_version"] }, 1] } },
+        } }];
+        let mut cursor = self
+            .commits
+            .aggregate(pipeline)
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        let Some(row) = cursor.try_next().await.map_err(|e| classify(e, COMMITS))? else {
+            return Ok(0);
+        };
+        match row.get("n") {
+            Some(mongodb::bson::Bson::Int64(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+            Some(mongodb::bson::Bson::Int32(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+            Some(mongodb::bson::Bson::Double(n)) => Ok(*n as u64),
+            other => Err(StoreError::Corrupt(format!(
+                "event count came back as {other:?}"
+            ))),
+        }
+    }
+
+    /// Reserves a normalized email for a customer. Idempotent for the same customer;
+    /// `EmailTaken` names a reservation held by another one.
+    pub async fn reserve_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
+        let reservation = EmailReservation {
+            email: email.to_owned(),
+            customer_id: customer_id.to_string(),
+            reserved_at: DateTime::now(),
+        };
+        match self.reservations.insert_one(&reservation).await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify(e, EMAIL_RESERVATIONS) {
+                StoreError::Duplicate { .. } => match self.email_holder(email).await? {
+                    Some(holder) if holder == customer_id => Ok(()),
+                    _ => Err(StoreError::EmailTaken {
+                        email: email.to_owned(),
+                    }),
+                },
+                other => Err(other),
+            },
+        }
+    }
+
+    /// The customer holding a reservation, if any.
+    pub async fn email_holder(&self, email: &str) -> Result<Option<Uuid>, StoreError> {
+        let found = self
+            .reservations
+            .find_one(doc! { "_id": email })
+            .await
+            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+        Ok(found.and_then(|r| Uuid::parse_str(&r.customer_id).ok()))
+    }
+
+    /// Moves a reservation from `from` to `to`, only if `from` still holds it (used to reclaim
+    /// a reservation whose customer never committed or has since changed email).
+    pub async fn take_over_email(
+        &self,
+        email: &str,
+        from: Uuid,
+        to: Uuid,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .reservations
+            .update_one(
+                doc! { "_id": email, "customer_id": from.to_string() },
+                doc! { "$set": { "customer_id": to.to_string(), "reserved_at": DateTime::now() } },
+            )
+            .await
+            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+        Ok(result.modified_count == 1)
+    }
+
+    /// Releases a reservation, only if `customer_id` holds it.
+    pub async fn release_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
+        self.reservations
+            .delete_one(doc! { "_id": email, "customer_id": customer_id.to_string() })
+            .await
+            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+        Ok(())
+    }
+}
+
+fn ensure_type<A: Aggregate>(stored: &str, stream_id: &str) -> Result<(), StoreError> {
+    if stored == A::TYPE {
+        Ok(())
+    } else {
+        Err(StoreError::WrongType {
+            stream_id: stream_id.to_owned(),
+            expected: A::TYPE,
+            actual: stored.to_owned(),
+        })
+    }
+}
+
+fn decode<E: DomainEvent>(stored: &StoredEvent) -> Result<E, StoreError> {
+    stored
+        .to_envelope()?
+        .decode::<E>()
+        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", stored.event_id)))
+}
