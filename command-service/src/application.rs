@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::{
+    cache::AggregateCache,
     error::ServiceError,
     store::{EventStore, Loaded, NewCommit, StoreError, commit::CommitDocument},
 };
@@ -27,6 +28,9 @@ pub struct CommandMeta {
     pub actor: Actor,
     /// Idempotency key: the same id is applied once, and re-sending it returns the first result.
     pub command_id: Uuid,
+    /// Whether the client chose `command_id`. A generated one cannot have been applied before,
+    /// so the lookup for an earlier result is skipped (one round trip less per command).
+    pub client_command_id: bool,
     pub correlation_id: Uuid,
     /// Optimistic check by the caller; `None` = decide against whatever version is current.
     pub expected_version: Option<u64>,
@@ -57,12 +61,18 @@ struct Decision<A: Aggregate> {
 pub struct Commands {
     store: EventStore,
     relay: Arc<Notify>,
+    cache: Arc<AggregateCache>,
 }
 
 impl Commands {
     /// `relay` is notified after every append, so events leave without waiting for a poll.
-    pub fn new(store: EventStore, relay: Arc<Notify>) -> Self {
-        Self { store, relay }
+    /// `cache_capacity` bounds the aggregates kept in memory (0 = always load from the store).
+    pub fn new(store: EventStore, relay: Arc<Notify>, cache_capacity: usize) -> Self {
+        Self {
+            store,
+            relay,
+            cache: Arc::new(AggregateCache::new(cache_capacity)),
+        }
     }
 
     pub fn store(&self) -> &EventStore {
@@ -70,14 +80,39 @@ impl Commands {
     }
 
     /// Executes a command on aggregate `A` with id `id`.
+    ///
+    /// Decides on the cached aggregate when there is one; if that leads to a conflict or a
+    /// refusal, the cache may have been stale (another instance appended), so the command is
+    /// decided once more on a fresh load, whose outcome stands.
     pub async fn execute<A: Aggregate>(
         &self,
         id: Uuid,
         command: A::Command,
         meta: &CommandMeta,
-    ) -> Result<Executed, ServiceError> {
+    ) -> Result<Executed, ServiceError>
+    where
+        A::Command: Clone,
+    {
         if let Some(first) = self.prior_result(id, meta).await? {
             return Ok(first);
+        }
+        // An explicit expected version is checked against the store, never against the cache.
+        let cached = meta
+            .expected_version
+            .is_none()
+            .then(|| self.cache.get::<A>(id))
+            .flatten();
+        if let Some(loaded) = cached {
+            let attempt = match self.decide_on(loaded, command.clone(), meta) {
+                Ok(decision) => self.commit(id, decision, meta).await,
+                Err(e) => Err(e),
+            };
+            match attempt {
+                Err(ServiceError::Domain(_) | ServiceError::Store(StoreError::Conflict { .. })) => {
+                    self.cache.remove(id);
+                }
+                done => return done,
+            }
         }
         let decision = self.decide::<A>(id, command, meta).await?;
         self.commit(id, decision, meta).await
@@ -188,6 +223,9 @@ impl Commands {
         id: Uuid,
         meta: &CommandMeta,
     ) -> Result<Option<Executed>, ServiceError> {
+        if !meta.client_command_id {
+            return Ok(None);
+        }
         match self
             .store
             .commit_by_command_id(&meta.command_id.to_string())
@@ -205,6 +243,15 @@ impl Commands {
         meta: &CommandMeta,
     ) -> Result<Decision<A>, ServiceError> {
         let loaded = self.store.load::<A>(id).await?;
+        self.decide_on(loaded, command, meta)
+    }
+
+    fn decide_on<A: Aggregate>(
+        &self,
+        loaded: Loaded<A>,
+        command: A::Command,
+        meta: &CommandMeta,
+    ) -> Result<Decision<A>, ServiceError> {
         if let Some(expected) = meta.expected_version
             && expected != loaded.version
         {
@@ -276,6 +323,13 @@ impl Commands {
                 self.store
                     .maybe_snapshot(id, &state, version + 1, appended.last_version, now)
                     .await;
+                self.cache.put(
+                    id,
+                    Loaded {
+                        state,
+                        version: appended.last_version,
+                    },
+                );
                 Ok(Executed {
                     aggregate_id: id,
                     version: appended.last_version,

@@ -27,6 +27,11 @@ pub struct Config {
     #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50)]
     pub snapshot_every: u64,
 
+    /// Most aggregates kept in memory between commands (0 = load every command from the
+    /// store). Safe with several instances: a stale entry is detected and reloaded.
+    #[arg(long, env = "AGGREGATE_CACHE_SIZE", default_value_t = 10_000)]
+    pub aggregate_cache_size: usize,
+
     /// Kafka bootstrap servers the outbox relay publishes to.
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,

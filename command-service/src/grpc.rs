@@ -63,7 +63,7 @@ impl CommandGrpc {
         given: Option<&str>,
         meta: &CommandMeta,
     ) -> Result<Uuid, ServiceError> {
-        if given.is_some_and(|v| !v.trim().is_empty()) {
+        if given.is_some_and(|v| !v.trim().is_empty()) || !meta.client_command_id {
             return new_id(field, given);
         }
         let prior = self
@@ -88,6 +88,10 @@ fn meta<T>(
     let actor = Actor::new(actor)
         .map_err(|_| ServiceError::Unauthenticated("the actor is blank or too long".into()))?;
     let options = options.cloned().unwrap_or_default();
+    let client_command_id = options
+        .command_id
+        .as_deref()
+        .is_some_and(|v| !v.trim().is_empty());
     let command_id = new_id("options.command_id", options.command_id.as_deref())?;
     let correlation_id = match options
         .correlation_id
@@ -101,6 +105,7 @@ fn meta<T>(
     Ok(CommandMeta {
         actor,
         command_id,
+        client_command_id,
         correlation_id,
         expected_version: options.expected_version,
     })
@@ -138,7 +143,10 @@ async fn run<A: Aggregate, R>(
     command: A::Command,
     meta: &CommandMeta,
     reply: impl FnOnce(Option<pb::CommandResult>) -> R,
-) -> Result<Response<R>, Status> {
+) -> Result<Response<R>, Status>
+where
+    A::Command: Clone,
+{
     let executed = commands.execute::<A>(id, command, meta).await?;
     Ok(Response::new(reply(result(&executed))))
 }

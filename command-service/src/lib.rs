@@ -6,6 +6,7 @@
 //! know about the read side (Postgres) or HTTP.
 
 pub mod application;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod grpc;

@@ -61,7 +61,7 @@ impl Application {
             },
         )
         .context("creating the outbox relay")?;
-        let commands = Commands::new(event_store, relay.waker());
+        let commands = Commands::new(event_store, relay.waker(), config.aggregate_cache_size);
         let listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding gRPC listener on {}", config.grpc_addr))?;

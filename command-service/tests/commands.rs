@@ -18,6 +18,11 @@ struct Service {
 }
 
 async fn start(snapshot_every: &str) -> Service {
+    start_on(&testkit::unique_name("t"), snapshot_every).await
+}
+
+/// An instance on `database`: several instances may share one, as in production.
+async fn start_on(database: &str, snapshot_every: &str) -> Service {
     let config = Config::parse_from([
         "command-service",
         "--grpc-addr",
@@ -27,7 +32,7 @@ async fn start(snapshot_every: &str) -> Service {
         "--mongodb-uri",
         &testkit::mongo::uri(),
         "--mongodb-database",
-        &testkit::unique_name("t"),
+        database,
         "--kafka-brokers",
         &testkit::kafka::brokers(),
         "--snapshot-every",
@@ -724,4 +729,83 @@ async fn streams_read_as_of_a_version_and_the_store_pages_in_order() {
         .await
         .expect_err("bad cursor");
     assert_eq!(bad_cursor.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn an_instance_whose_cached_aggregate_is_stale_still_decides_on_the_latest_state() {
+    let database = testkit::unique_name("t");
+    let mut a = start_on(&database, "0").await;
+    let mut b = start_on(&database, "0").await;
+    let (post_id, _) = create_post(&mut a, "alice", "hello").await;
+    let like = || pb::LikePostRequest {
+        post_id: post_id.clone(),
+        ..Default::default()
+    };
+
+    a.commands
+        .like_post(as_user("bob", like()))
+        .await
+        .expect("like on a");
+    b.commands
+        .unlike_post(as_user(
+            "bob",
+            pb::UnlikePostRequest {
+                post_id: post_id.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("unlike on b");
+    // a still holds "bob likes it" in memory; deciding on that would refuse the like.
+    let again = a
+        .commands
+        .like_post(as_user("bob", like()))
+        .await
+        .expect("like on a after b's unlike")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(again.version, 4);
+
+    b.commands
+        .edit_post(as_user(
+            "alice",
+            pb::EditPostRequest {
+                post_id: post_id.clone(),
+                message: "from b".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("edit on b");
+    // a's cache is at version 4, the store at 5: the append conflicts and a reloads.
+    let edited = a
+        .commands
+        .edit_post(as_user(
+            "alice",
+            pb::EditPostRequest {
+                post_id: post_id.clone(),
+                message: "from a".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("edit on a")
+        .into_inner()
+        .result
+        .expect("result");
+    assert_eq!(edited.version, 6);
+
+    let stream = a
+        .events
+        .read_stream(pb::ReadStreamRequest {
+            aggregate_id: post_id,
+            ..Default::default()
+        })
+        .await
+        .expect("stream")
+        .into_inner();
+    let state: serde_json::Value = serde_json::from_str(&stream.state_json).expect("json");
+    assert_eq!(state["message"], "from a");
+    assert_eq!(state["likes"], serde_json::json!(["bob"]));
 }
