@@ -113,3 +113,75 @@ async fn each_key_keeps_its_order_across_partitions() {
     }
     assert!(last_seen.values().all(|v| *v == 8));
 }
+
+#[tokio::test]
+async fn a_broker_restart_loses_neither_messages_nor_committed_offsets() {
+    // A private broker, so stopping it does not disturb other tests; its storage is a fresh
+    // Postgres database, as with the shared broker.
+    let mut broker = testkit::broker::PrivateBroker::start().await;
+    let topic = testkit::unique_name("t");
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        broker.client_config().create().expect("admin");
+    admin
+        .create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                &topic,
+                1,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        )
+        .await
+        .expect("create topic")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("topic created");
+        });
+    let producer: FutureProducer = broker
+        .client_config()
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    for i in 1..=6 {
+        produce(&producer, &topic, "k", &format!("m{i}")).await;
+    }
+    drop(producer);
+
+    let group = testkit::unique_name("g");
+    let group_consumer = |config: ClientConfig| -> StreamConsumer {
+        let mut config = config;
+        config
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest");
+        config.create().expect("consumer")
+    };
+    {
+        let first = group_consumer(broker.client_config());
+        first.subscribe(&[&topic]).expect("subscribe");
+        for i in 1..=3 {
+            assert_eq!(next_payload(&first).await.1, format!("m{i}"));
+        }
+        let mut offsets = rdkafka::TopicPartitionList::new();
+        offsets
+            .add_partition_offset(&topic, 0, rdkafka::Offset::Offset(3))
+            .expect("offset");
+        first.commit(&offsets, CommitMode::Sync).expect("commit");
+    }
+
+    broker.stop().await;
+    broker.resume().await;
+
+    let after = group_consumer(broker.client_config());
+    after.subscribe(&[&topic]).expect("subscribe");
+    let mut resumed = Vec::new();
+    for _ in 4..=6 {
+        resumed.push(next_payload(&after).await.1);
+    }
+    assert_eq!(
+        resumed,
+        vec!["m4", "m5", "m6"],
+        "the group must resume at its committed offset with every later message kept"
+    );
+}
