@@ -49,6 +49,8 @@ use crate::store::{
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest wait for the producer to hand over what it still holds when the relay stops.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Least time between two measurements of the backlog gauges while the relay is busy.
+const BACKLOG_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest wait for a topic-creation request.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -317,6 +319,7 @@ impl Relay {
         let mut held = self.lease_held.subscribe();
         let mut backoff = MIN_BACKOFF;
         let mut topics_ready = false;
+        let mut backlog_measured: Option<Instant> = None;
         loop {
             if !*held.borrow_and_update() {
                 tokio::select! {
@@ -349,9 +352,18 @@ impl Relay {
                 () = shutdown.cancelled() => return,
                 round = self.round(self.config.batch_size, true) => round,
             };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.record_backlog() => {}
+            // Counting the backlog can cost as much as the round itself (a full scan on some
+            // servers), so the gauges are refreshed at most every BACKLOG_INTERVAL, and for free
+            // when a round found nothing.
+            if matches!(&round, Ok(r) if r.read == 0) {
+                record_empty_backlog();
+                backlog_measured = Some(Instant::now());
+            } else if backlog_measured.is_none_or(|at| at.elapsed() >= BACKLOG_INTERVAL) {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.record_backlog() => {}
+                }
+                backlog_measured = Some(Instant::now());
             }
             let wake_on_append = match round {
                 Ok(round)
@@ -677,4 +689,10 @@ fn drop_blocking<T: Send + 'static>(value: T) {
 
 fn now_millis() -> i64 {
     millis(OffsetDateTime::now_utc())
+}
+
+/// The gauges when a round found no undispatched commit.
+fn record_empty_backlog() {
+    metrics::gauge!("outbox_undispatched_commits").set(0.0);
+    metrics::gauge!("outbox_oldest_undispatched_age_seconds").set(0.0);
 }
