@@ -27,7 +27,6 @@ use std::{
 };
 
 use anyhow::Context;
-use clap::Parser;
 use command_service::{
     config::Config,
     outbox::{Relay, RelayConfig},
@@ -205,19 +204,11 @@ struct ClientFigures {
 /// then has all of them edit their own post in a loop for `duration`.
 async fn command_path(duration: Duration) -> anyhow::Result<CommandFigures> {
     let database = testkit::unique_name("bench");
-    let config = Config::parse_from([
-        "command-service",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--mongodb-uri",
+    let config = Config::ephemeral(
         &testkit::mongo::uri(),
-        "--mongodb-database",
         &database,
-        "--kafka-brokers",
         &testkit::kafka::brokers(),
-    ]);
+    );
     let snapshot_every = config.snapshot_every;
     let app = Application::build(config)
         .await

@@ -66,3 +66,23 @@ pub struct Config {
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
 }
+
+impl Config {
+    /// Free loopback ports (port 0) against the given servers, defaults otherwise: the
+    /// command-service that tests and benchmarks start in-process.
+    pub fn ephemeral(mongodb_uri: &str, mongodb_database: &str, kafka_brokers: &str) -> Self {
+        Self::parse_from([
+            "command-service",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--mongodb-uri",
+            mongodb_uri,
+            "--mongodb-database",
+            mongodb_database,
+            "--kafka-brokers",
+            kafka_brokers,
+        ])
+    }
+}

@@ -1,7 +1,6 @@
 //! command-service over real gRPC (port 0) against the real MongoDB-wire server: concurrency,
 //! idempotency, every rule's status code, and the stream-reading RPCs.
 
-use clap::Parser;
 use command_service::{config::Config, startup::Application};
 use cqrsplus_proto::{
     command::v1::{
@@ -17,27 +16,15 @@ struct Service {
     events: EventStoreClient<Channel>,
 }
 
-async fn start(snapshot_every: &str) -> Service {
+async fn start(snapshot_every: u64) -> Service {
     start_on(&testkit::unique_name("t"), snapshot_every).await
 }
 
 /// An instance on `database`: several instances may share one, as in production.
-async fn start_on(database: &str, snapshot_every: &str) -> Service {
-    let config = Config::parse_from([
-        "command-service",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--mongodb-uri",
-        &testkit::mongo::uri(),
-        "--mongodb-database",
-        database,
-        "--kafka-brokers",
-        &testkit::kafka::brokers(),
-        "--snapshot-every",
-        snapshot_every,
-    ]);
+async fn start_on(database: &str, snapshot_every: u64) -> Service {
+    let mut config =
+        Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers());
+    config.snapshot_every = snapshot_every;
     let app = Application::build(config).await.expect("build");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -94,7 +81,7 @@ fn post_req<T>(actor: &str, make: impl FnOnce() -> T) -> Request<T> {
 
 #[tokio::test]
 async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
-    let mut svc = start("0").await;
+    let mut svc = start(0).await;
     let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
 
     let mut calls = Vec::new();
@@ -153,7 +140,7 @@ async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
 
 #[tokio::test]
 async fn the_same_command_id_applies_once_and_returns_the_first_reply() {
-    let mut svc = start("0").await;
+    let mut svc = start(0).await;
     let command_id = uuid::Uuid::now_v7().to_string();
     let create = || pb::CreatePostRequest {
         options: options(Some(&command_id), None),
@@ -262,7 +249,7 @@ async fn the_same_command_id_applies_once_and_returns_the_first_reply() {
 
 #[tokio::test]
 async fn post_rules_return_their_documented_codes() {
-    let mut svc = start("0").await;
+    let mut svc = start(0).await;
     let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
     let c = &mut svc.commands;
 
@@ -430,7 +417,7 @@ fn register(name: &str, email: &str) -> pb::RegisterCustomerRequest {
 
 #[tokio::test]
 async fn customer_and_order_rules_return_their_documented_codes() {
-    let svc = start("0").await;
+    let svc = start(0).await;
     let mut c = svc.commands.clone();
 
     let bad_email = c
@@ -632,7 +619,7 @@ async fn customer_and_order_rules_return_their_documented_codes() {
 #[tokio::test]
 async fn streams_read_as_of_a_version_and_the_store_pages_in_order() {
     // Snapshots every 3 events: loading must give the same answers across snapshot boundaries.
-    let mut svc = start("3").await;
+    let mut svc = start(3).await;
     let (post_id, _) = create_post(&mut svc, "alice", "v1").await;
     for i in 2..=7 {
         svc.commands
@@ -734,8 +721,8 @@ async fn streams_read_as_of_a_version_and_the_store_pages_in_order() {
 #[tokio::test]
 async fn an_instance_whose_cached_aggregate_is_stale_still_decides_on_the_latest_state() {
     let database = testkit::unique_name("t");
-    let mut a = start_on(&database, "0").await;
-    let mut b = start_on(&database, "0").await;
+    let mut a = start_on(&database, 0).await;
+    let mut b = start_on(&database, 0).await;
     let (post_id, _) = create_post(&mut a, "alice", "hello").await;
     let like = || pb::LikePostRequest {
         post_id: post_id.clone(),

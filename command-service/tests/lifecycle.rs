@@ -1,22 +1,11 @@
 //! command-service starts against the real MongoDB, serves gRPC health and reflection, and stops
 //! cleanly, both in-process (port 0) and as the real binary receiving SIGTERM.
 
-use clap::Parser;
 use command_service::{config::Config, startup::Application};
 use tonic_health::ServingStatus;
 
 fn config(database: &str) -> Config {
-    Config::parse_from([
-        "command-service",
-        "--grpc-addr",
-        "127.0.0.1:0",
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--mongodb-uri",
-        &testkit::mongo::uri(),
-        "--mongodb-database",
-        database,
-    ])
+    Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers())
 }
 
 #[tokio::test]

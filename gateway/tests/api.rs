@@ -85,21 +85,14 @@ async fn readyz_is_503_with_the_error_shape_when_services_are_down() {
 
 #[tokio::test]
 async fn readyz_is_200_when_both_services_serve() {
-    let command = command_service::startup::Application::build(
-        command_service::config::Config::parse_from([
-            "command-service",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-            "--mongodb-uri",
+    let command =
+        command_service::startup::Application::build(command_service::config::Config::ephemeral(
             &testkit::mongo::uri(),
-            "--mongodb-database",
             &testkit::unique_name("t"),
-        ]),
-    )
-    .await
-    .expect("command-service");
+            &testkit::kafka::brokers(),
+        ))
+        .await
+        .expect("command-service");
     let db = testkit::postgres::fresh_database().await;
     let query =
         query_service::startup::Application::build(query_service::config::Config::parse_from([
