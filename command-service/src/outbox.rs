@@ -20,7 +20,6 @@ use std::{
 };
 
 use cqrsplus_domain::topics;
-use futures::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use rdkafka::{
     ClientConfig,
@@ -505,16 +504,7 @@ impl Relay {
     /// each stream's versions in order: a writer draws the position of version n+1 only after it
     /// read version n, so n's commit always has the smaller position.
     async fn oldest_undispatched(&self, limit: i64) -> Result<Vec<CommitDocument>, RelayError> {
-        self.store
-            .commits()
-            .find(doc! { "dispatched": false })
-            .sort(doc! { "position": 1 })
-            .limit(limit)
-            .await
-            .map_err(|e| classify(e, COMMITS))?
-            .try_collect()
-            .await
-            .map_err(|e| classify(e, COMMITS).into())
+        Ok(self.store.undispatched(limit).await?)
     }
 
     /// Hands one event to the producer, waiting while its queue is full (never reordering).

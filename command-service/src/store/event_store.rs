@@ -367,8 +367,23 @@ impl EventStore {
         after_position: i64,
         limit: i64,
     ) -> Result<Vec<CommitDocument>, StoreError> {
+        self.in_store_order(doc! { "position": { "$gt": after_position } }, limit)
+            .await
+    }
+
+    /// The oldest `limit` commits not yet dispatched, in store order: the outbox.
+    pub async fn undispatched(&self, limit: i64) -> Result<Vec<CommitDocument>, StoreError> {
+        self.in_store_order(doc! { "dispatched": false }, limit)
+            .await
+    }
+
+    async fn in_store_order(
+        &self,
+        filter: Document,
+        limit: i64,
+    ) -> Result<Vec<CommitDocument>, StoreError> {
         self.commits
-            .find(doc! { "position": { "$gt": after_position } })
+            .find(filter)
             .sort(doc! { "position": 1 })
             .limit(limit)
             .await
