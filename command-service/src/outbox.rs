@@ -330,6 +330,11 @@ impl Relay {
             // Until the topics exist with the configured partitions, publishing would let the
             // broker auto-create them with its defaults instead.
             if !topics_ready {
+                // The backlog grows while the broker is away (and each topic attempt then
+                // waits for its timeout): keep the gauges current meanwhile.
+                if !self.refresh_backlog(shutdown, &mut backlog_measured).await {
+                    return;
+                }
                 let ensured = tokio::select! {
                     () = shutdown.cancelled() => return,
                     ensured = self.ensure_topics() => ensured,
@@ -351,18 +356,11 @@ impl Relay {
                 () = shutdown.cancelled() => return,
                 round = self.round(self.config.batch_size, true) => round,
             };
-            // Counting the backlog can cost as much as the round itself (a full scan on some
-            // servers), so the gauges are refreshed at most every BACKLOG_INTERVAL, and for free
-            // when a round found nothing.
             if matches!(&round, Ok(r) if r.read == 0) {
                 record_empty_backlog();
                 backlog_measured = Some(Instant::now());
-            } else if backlog_measured.is_none_or(|at| at.elapsed() >= BACKLOG_INTERVAL) {
-                tokio::select! {
-                    () = shutdown.cancelled() => return,
-                    () = self.record_backlog() => {}
-                }
-                backlog_measured = Some(Instant::now());
+            } else if !self.refresh_backlog(shutdown, &mut backlog_measured).await {
+                return;
             }
             let wake_on_append = match round {
                 Ok(round)
@@ -538,6 +536,24 @@ impl Relay {
                 Err((e, _)) => return Err(RelayError::Kafka(e)),
             }
         }
+    }
+
+    /// Refreshes the backlog gauges unless they were measured less than BACKLOG_INTERVAL ago:
+    /// counting can cost as much as a round (a full scan on some servers). False on shutdown.
+    async fn refresh_backlog(
+        &self,
+        shutdown: &CancellationToken,
+        measured: &mut Option<Instant>,
+    ) -> bool {
+        if measured.is_some_and(|at| at.elapsed() < BACKLOG_INTERVAL) {
+            return true;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = self.record_backlog() => {}
+        }
+        *measured = Some(Instant::now());
+        true
     }
 
     async fn record_backlog(&self) {

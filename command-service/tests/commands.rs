@@ -796,3 +796,65 @@ async fn an_instance_whose_cached_aggregate_is_stale_still_decides_on_the_latest
     assert_eq!(state["message"], "from a");
     assert_eq!(state["likes"], serde_json::json!(["bob"]));
 }
+
+#[tokio::test]
+async fn commands_are_accepted_while_the_broker_is_down_and_the_backlog_shows_in_metrics() {
+    // This test reads process-wide gauges: it relies on nextest's one process per test.
+    // Nothing listens on port 1: the relay cannot publish, the command path must not care.
+    let config = Config::ephemeral(
+        &testkit::mongo::uri(),
+        &testkit::unique_name("t"),
+        "127.0.0.1:1",
+    );
+    let app = Application::build(config)
+        .await
+        .expect("starts without a broker");
+    let (grpc, metrics) = (app.local_addr(), app.metrics_addr());
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    let channel = Channel::from_shared(format!("http://{grpc}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut svc = Service {
+        commands: CommandServiceClient::new(channel.clone()),
+        events: EventStoreClient::new(channel),
+    };
+    for i in 0..3 {
+        let (_, version) = create_post(&mut svc, "alice", &format!("while down {i}")).await;
+        assert_eq!(version, 1);
+    }
+
+    // The relay measures its backlog when it takes the lease and again before each attempt to
+    // create the topics, which against a dead broker waits out its 10 s admin timeout.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let response = scrape(metrics).await;
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        if response.contains("outbox_lease_held 1")
+            && response.contains("outbox_undispatched_commits 3")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay must hold the lease and report the 3 undispatched commits:\n{response}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A raw HTTP/1.1 GET of /metrics: the real endpoint a scraper would use.
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("metrics port");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    response
+}
