@@ -829,7 +829,7 @@ async fn commands_are_accepted_while_the_broker_is_down_and_the_backlog_shows_in
     // create the topics, which against a dead broker waits out its 10 s admin timeout.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let response = scrape(metrics).await;
+        let response = testkit::process::http_get(metrics, "/metrics").await;
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");
         if response.contains("outbox_lease_held 1")
             && response.contains("outbox_undispatched_commits 3")
@@ -842,19 +842,4 @@ async fn commands_are_accepted_while_the_broker_is_down_and_the_backlog_shows_in
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-}
-
-/// A raw HTTP/1.1 GET of /metrics: the real endpoint a scraper would use.
-async fn scrape(addr: std::net::SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("metrics port");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    response
 }

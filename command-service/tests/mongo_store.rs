@@ -1,6 +1,6 @@
 //! The official driver against the real MongoDB-wire server: what the event store relies on.
 
-use command_service::store::{StoreError, mongo::classify};
+use command_service::store::{StoreError, commit::lenient_i64, mongo::classify};
 use futures::TryStreamExt;
 use mongodb::{
     IndexModel,
@@ -34,10 +34,9 @@ async fn inserts_and_finds_sorted() {
     // The wire server may hand back small Int64 values as Int32, so read them leniently.
     let versions: Vec<i64> = found
         .iter()
-        .map(|d| match d.get("first_version") {
-            Some(mongodb::bson::Bson::Int64(v)) => *v,
-            Some(mongodb::bson::Bson::Int32(v)) => i64::from(*v),
-            other => panic!("unexpected first_version {other:?}"),
+        .map(|d| {
+            lenient_i64(d.get("first_version"))
+                .unwrap_or_else(|| panic!("unexpected first_version {:?}", d.get("first_version")))
         })
         .collect();
     assert_eq!(versions, vec![1, 2, 3]);

@@ -19,7 +19,7 @@ use cqrsplus_domain::{
 };
 use mongodb::{
     Database,
-    bson::{Bson, Document, doc},
+    bson::{Document, doc},
 };
 use rdkafka::{
     Message,
@@ -355,11 +355,8 @@ async fn lease_document(db: &Database) -> Document {
 }
 
 fn expires_at(lease: &Document) -> i64 {
-    match lease.get("expires_at") {
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Int32(v)) => i64::from(*v),
-        other => panic!("expires_at is {other:?}"),
-    }
+    command_service::store::commit::lenient_i64(lease.get("expires_at"))
+        .unwrap_or_else(|| panic!("expires_at is {:?}", lease.get("expires_at")))
 }
 
 fn now_millis() -> i64 {

@@ -149,17 +149,7 @@ async fn the_binary_exits_cleanly_on_sigterm() {
         ],
     )
     .await;
-    // A raw HTTP/1.1 request: the point is the real socket, not a client library.
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(service.addr)
-        .await
-        .expect("connect");
-    stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
+    let response = testkit::process::http_get(service.addr, "/healthz").await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 
     let status = service.terminate().await;

@@ -99,6 +99,26 @@ impl ServiceProcess {
     }
 }
 
+/// A raw HTTP/1.1 GET: the response as sent (status line, headers, body). Raw on purpose, so a
+/// test exercises the real socket and nothing a client library would paper over.
+pub async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("read response");
+    response
+}
+
 /// Asks a gRPC server's health service about the whole server ("").
 pub async fn grpc_health(addr: SocketAddr) -> Result<tonic_health::ServingStatus, tonic::Status> {
     use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};

@@ -10,11 +10,11 @@
 
 use mongodb::{
     Collection,
-    bson::{Bson, Document, doc},
+    bson::{Document, doc},
     options::ReturnDocument,
 };
 
-use crate::store::{StoreError, mongo::classify};
+use crate::store::{StoreError, commit::lenient_i64, mongo::classify};
 
 /// Collection of relay leases.
 pub const RELAY_LEASES: &str = "relay_leases";
@@ -95,11 +95,7 @@ impl Lease {
             .await
             .map_err(|e| classify(e, RELAY_LEASES))?;
         Ok(lease.and_then(|lease| {
-            let expires_at = match lease.get("expires_at") {
-                Some(Bson::Int64(v)) => *v,
-                Some(Bson::Int32(v)) => i64::from(*v),
-                _ => return None,
-            };
+            let expires_at = lenient_i64(lease.get("expires_at"))?;
             let holder = lease.get_str("holder").ok()?;
             (expires_at >= now_millis).then(|| holder.to_owned())
         }))

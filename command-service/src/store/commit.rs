@@ -49,6 +49,18 @@ pub struct CommitDocument {
     pub dispatched: bool,
 }
 
+/// An integer as any MongoDB-compatible server may hand it back: Int64, Int32 (some servers
+/// shrink small Int64 values), or a whole-number Double (some aggregation results). Anything
+/// else is `None`.
+pub fn lenient_i64(value: Option<&Bson>) -> Option<i64> {
+    match value? {
+        Bson::Int64(v) => Some(*v),
+        Bson::Int32(v) => Some(i64::from(*v)),
+        Bson::Double(v) if v.fract() == 0.0 => Some(*v as i64),
+        _ => None,
+    }
+}
+
 /// A bool that some MongoDB-compatible servers hand back as 0/1 after a `$set`.
 fn lenient_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
     match Bson::deserialize(deserializer)? {
@@ -159,4 +171,19 @@ pub fn millis(t: OffsetDateTime) -> i64 {
 
 pub fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Internal(format!("version {v} out of range")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_read_in_any_width_and_nothing_else_passes() {
+        assert_eq!(lenient_i64(Some(&Bson::Int64(1 << 40))), Some(1 << 40));
+        assert_eq!(lenient_i64(Some(&Bson::Int32(7))), Some(7));
+        assert_eq!(lenient_i64(Some(&Bson::Double(3.0))), Some(3));
+        assert_eq!(lenient_i64(Some(&Bson::Double(3.5))), None);
+        assert_eq!(lenient_i64(Some(&Bson::String("3".into()))), None);
+        assert_eq!(lenient_i64(None), None);
+    }
 }

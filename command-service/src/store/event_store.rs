@@ -22,7 +22,7 @@ use super::{
     StoreError,
     commit::{
         COMMITS, COUNTERS, CommitDocument, EMAIL_RESERVATIONS, EmailReservation, SNAPSHOTS,
-        SnapshotDocument, StoredEvent, millis, to_i64,
+        SnapshotDocument, StoredEvent, lenient_i64, millis, to_i64,
     },
     mongo::classify,
 };
@@ -256,14 +256,9 @@ impl EventStore {
             .await
             .map_err(|e| classify(e, COUNTERS))?
             .ok_or_else(|| StoreError::Internal("commit counter missing after upsert".into()))?;
-        match counter.get("seq") {
-            Some(mongodb::bson::Bson::Int64(v)) => Ok(*v),
-            Some(mongodb::bson::Bson::Int32(v)) => Ok(i64::from(*v)),
-            Some(mongodb::bson::Bson::Double(v)) if v.fract() == 0.0 => Ok(*v as i64),
-            other => Err(StoreError::Corrupt(format!(
-                "commit counter holds {other:?}"
-            ))),
-        }
+        lenient_i64(counter.get("seq")).ok_or_else(|| {
+            StoreError::Corrupt(format!("commit counter holds {:?}", counter.get("seq")))
+        })
     }
 
     /// The commit a command id produced, if any.
@@ -415,14 +410,11 @@ impl EventStore {
         let Some(row) = cursor.try_next().await.map_err(|e| classify(e, COMMITS))? else {
             return Ok(0);
         };
-        match row.get("n") {
-            Some(mongodb::bson::Bson::Int64(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-            Some(mongodb::bson::Bson::Int32(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-            Some(mongodb::bson::Bson::Double(n)) => Ok(*n as u64),
-            other => Err(StoreError::Corrupt(format!(
-                "event count came back as {other:?}"
-            ))),
-        }
+        lenient_i64(row.get("n"))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("event count came back as {:?}", row.get("n")))
+            })
     }
 
     /// Reserves a normalized email for a customer. Idempotent for the same customer;
