@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::{
     application::{CommandMeta, Commands, Executed},
     error::ServiceError,
-    store::{StreamEnd, commit::CommitDocument},
+    store::{StreamEnd, StreamRead, commit::CommitDocument},
 };
 
 /// Most commits one `ReadAll` page returns.
@@ -470,8 +470,12 @@ impl event_store_server::EventStore for CommandGrpc {
             ),
         };
         let store = self.commands.store();
-        let Some((aggregate_type, events)) = store
-            .read_stream(id, 1, end)
+        let Some(StreamRead {
+            aggregate_type,
+            events,
+            current_version,
+        }) = store
+            .read_stream(id, end)
             .await
             .map_err(ServiceError::from)?
         else {
@@ -482,10 +486,6 @@ impl event_store_server::EventStore for CommandGrpc {
                 .into(),
             );
         };
-        let current_version = store
-            .stream_version(&id.to_string())
-            .await
-            .map_err(ServiceError::from)?;
         // The state folds every event up to the end; `from_version` only trims what is listed.
         let state_json = match aggregate_type.as_str() {
             Post::TYPE => fold_json::<Post>(&events)?,

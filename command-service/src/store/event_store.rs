@@ -65,6 +65,16 @@ pub enum StreamEnd {
     AsOf(OffsetDateTime),
 }
 
+/// What `read_stream` found.
+#[derive(Debug, Clone)]
+pub struct StreamRead {
+    pub aggregate_type: String,
+    /// The events up to the requested end.
+    pub events: Vec<EventEnvelope>,
+    /// The stream's latest version, whatever the requested end.
+    pub current_version: u64,
+}
+
 /// The MongoDB event store of one database.
 #[derive(Clone)]
 pub struct EventStore {
@@ -319,13 +329,12 @@ impl EventStore {
         }
     }
 
-    /// One stream's commits in version order, with its aggregate type (None: no such stream).
+    /// One stream's events from version 1 up to `end`, in version order (None: no such stream).
     pub async fn read_stream(
         &self,
         id: Uuid,
-        from_version: u64,
         end: StreamEnd,
-    ) -> Result<Option<(String, Vec<EventEnvelope>)>, StoreError> {
+    ) -> Result<Option<StreamRead>, StoreError> {
         let stream_id = id.to_string();
         let commits: Vec<CommitDocument> = self
             .commits
@@ -342,18 +351,24 @@ impl EventStore {
         let mut events = Vec::new();
         for commit in &commits {
             for envelope in commit.envelopes()? {
-                let included = envelope.version >= from_version.max(1)
-                    && match end {
-                        StreamEnd::Latest => true,
-                        StreamEnd::Version(v) => envelope.version <= v,
-                        StreamEnd::AsOf(t) => envelope.occurred_at <= t,
-                    };
+                let included = match end {
+                    StreamEnd::Latest => true,
+                    StreamEnd::Version(v) => envelope.version <= v,
+                    StreamEnd::AsOf(t) => envelope.occurred_at <= t,
+                };
                 if included {
                     events.push(envelope);
                 }
             }
         }
-        Ok(Some((aggregate_type, events)))
+        let current_version = commits
+            .last()
+            .map_or(0, |c| u64::try_from(c.last_version).unwrap_or(0));
+        Ok(Some(StreamRead {
+            aggregate_type,
+            events,
+            current_version,
+        }))
     }
 
     /// Up to `limit` commits after `after_position`, in store order.

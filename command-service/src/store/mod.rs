@@ -10,7 +10,7 @@ pub mod commit;
 pub mod event_store;
 pub mod mongo;
 
-pub use event_store::{Appended, EventStore, Loaded, NewCommit, StreamEnd};
+pub use event_store::{Appended, EventStore, Loaded, NewCommit, StreamEnd, StreamRead};
 
 /// What can go wrong in the event store, in the terms the service acts on.
 #[derive(Debug, thiserror::Error)]
