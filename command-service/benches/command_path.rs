@@ -535,6 +535,7 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
     let config = RelayConfig {
         brokers: testkit::kafka::brokers(),
         topic_partitions: 3,
+        topic_prefix: String::new(),
         batch_size: RELAY_BATCH_SIZE,
         lease_ttl: Duration::from_secs(10),
         max_poll_interval: Duration::from_millis(200),

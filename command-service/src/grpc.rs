@@ -11,7 +11,7 @@ use cqrsplus_domain::{
 };
 use cqrsplus_proto::{
     command::v1::{self as pb, command_service_server::CommandService, event_store_server},
-    common::v1 as common,
+    convert::{envelope_to_pb, from_timestamp, timestamp},
     error_code,
 };
 use time::OffsetDateTime;
@@ -397,29 +397,6 @@ impl CommandService for CommandGrpc {
     }
 }
 
-fn timestamp(t: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: t.unix_timestamp(),
-        nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
-    }
-}
-
-fn envelope_to_pb(e: &EventEnvelope) -> common::EventEnvelope {
-    common::EventEnvelope {
-        event_id: e.event_id.to_string(),
-        event_type: e.event_type.clone(),
-        schema_version: e.schema_version,
-        aggregate_type: e.aggregate_type.clone(),
-        aggregate_id: e.aggregate_id.to_string(),
-        version: e.version,
-        occurred_at: Some(timestamp(e.occurred_at)),
-        command_id: e.command_id.to_string(),
-        correlation_id: e.correlation_id.to_string(),
-        actor: e.actor.clone(),
-        data_json: e.data.to_string(),
-    }
-}
-
 fn commit_to_pb(c: &CommitDocument) -> Result<pb::Commit, ServiceError> {
     Ok(pb::Commit {
         commit_id: c.position.to_string(),
@@ -463,10 +440,7 @@ impl event_store_server::EventStore for CommandGrpc {
             None => StreamEnd::Latest,
             Some(pb::read_stream_request::Until::ToVersion(v)) => StreamEnd::Version(v),
             Some(pb::read_stream_request::Until::AsOf(t)) => StreamEnd::AsOf(
-                OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos),
-                )
-                .map_err(|_| ServiceError::invalid("as_of", "out of range"))?,
+                from_timestamp(&t).ok_or_else(|| ServiceError::invalid("as_of", "out of range"))?,
             ),
         };
         let store = self.commands.store();
@@ -544,11 +518,19 @@ impl event_store_server::EventStore for CommandGrpc {
             })
             .map(commit_to_pb)
             .collect::<Result<_, _>>()?;
+        let (total_commit_count, total_event_count) = if r.cursor.is_empty() {
+            (
+                store.commit_count().await.map_err(ServiceError::from)?,
+                store.event_count().await.map_err(ServiceError::from)?,
+            )
+        } else {
+            (0, 0)
+        };
         Ok(Response::new(pb::ReadAllResponse {
             commits,
             next_cursor,
-            total_commit_count: store.commit_count().await.map_err(ServiceError::from)?,
-            total_event_count: store.event_count().await.map_err(ServiceError::from)?,
+            total_commit_count,
+            total_event_count,
             end_of_store,
         }))
     }

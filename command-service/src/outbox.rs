@@ -60,6 +60,8 @@ pub struct RelayConfig {
     pub brokers: String,
     /// Partitions of each event topic when the relay creates it.
     pub topic_partitions: i32,
+    /// Put before every topic name (empty in most deployments).
+    pub topic_prefix: String,
     /// Most commits published in one round.
     pub batch_size: i64,
     /// How long the lease lasts without renewal.
@@ -187,7 +189,8 @@ impl Relay {
             .set("bootstrap.servers", &self.config.brokers)
             .create()
             .map_err(RelayError::Client)?;
-        let new_topics: Vec<NewTopic<'_>> = topics::ALL
+        let names = topics::prefixed(&self.config.topic_prefix);
+        let new_topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|name| {
                 NewTopic::new(
@@ -425,7 +428,7 @@ impl Relay {
             return Ok(round);
         }
 
-        let routed = route(&commits);
+        let routed = route(&commits, &self.config.topic_prefix);
         let producer = self.producer();
         let mut pending: Vec<Vec<DeliveryFuture>> = Vec::with_capacity(routed.len());
         let mut enqueue_error = None;
@@ -522,7 +525,7 @@ impl Relay {
                     key: "event_type",
                     value: Some(&message.event_type),
                 });
-            let record = FutureRecord::to(message.topic)
+            let record = FutureRecord::to(&message.topic)
                 .key(&message.key)
                 .payload(&message.payload)
                 .headers(headers);
@@ -614,7 +617,7 @@ impl Relay {
 
 /// One event ready to produce.
 struct Outgoing {
-    topic: &'static str,
+    topic: String,
     key: String,
     payload: Vec<u8>,
     event_id: String,
@@ -623,10 +626,10 @@ struct Outgoing {
 
 /// The messages of each commit, up to (not including) the first commit that cannot be published:
 /// stopping there keeps every later version of its stream, and the store order, behind it.
-fn route(commits: &[CommitDocument]) -> Vec<Vec<Outgoing>> {
+fn route(commits: &[CommitDocument], prefix: &str) -> Vec<Vec<Outgoing>> {
     let mut routed = Vec::with_capacity(commits.len());
     for commit in commits {
-        match messages_of(commit) {
+        match messages_of(commit, prefix) {
             Ok(messages) => routed.push(messages),
             Err(reason) => {
                 tracing::error!(
@@ -644,8 +647,9 @@ fn route(commits: &[CommitDocument]) -> Vec<Vec<Outgoing>> {
     routed
 }
 
-fn messages_of(commit: &CommitDocument) -> Result<Vec<Outgoing>, String> {
+fn messages_of(commit: &CommitDocument, prefix: &str) -> Result<Vec<Outgoing>, String> {
     let topic = topics::topic_for(&commit.aggregate_type)
+        .map(|topic| format!("{prefix}{topic}"))
         .ok_or_else(|| format!("no topic for aggregate type {:?}", commit.aggregate_type))?;
     commit
         .events
@@ -655,7 +659,7 @@ fn messages_of(commit: &CommitDocument) -> Result<Vec<Outgoing>, String> {
             let payload = serde_json::to_vec(&envelope)
                 .map_err(|e| format!("event {} to json: {e}", envelope.event_id))?;
             Ok(Outgoing {
-                topic,
+                topic: topic.clone(),
                 key: envelope.aggregate_id.to_string(),
                 payload,
                 event_id: envelope.event_id.to_string(),

@@ -54,6 +54,7 @@ impl Application {
             RelayConfig {
                 brokers: config.kafka_brokers.clone(),
                 topic_partitions: config.kafka_topic_partitions,
+                topic_prefix: config.kafka_topic_prefix.clone(),
                 batch_size: config.relay_batch_size,
                 lease_ttl: config.relay_lease_ttl,
                 max_poll_interval: config.relay_max_poll_interval,

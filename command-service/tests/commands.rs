@@ -692,8 +692,10 @@ async fn streams_read_as_of_a_version_and_the_store_pages_in_order() {
             .await
             .expect("read all")
             .into_inner();
-        assert_eq!(page.total_commit_count, 8);
-        assert_eq!(page.total_event_count, 8);
+        // Totals come with the first page only.
+        let expected_totals = if cursor.is_empty() { 8 } else { 0 };
+        assert_eq!(page.total_commit_count, expected_totals);
+        assert_eq!(page.total_event_count, expected_totals);
         seen.extend(
             page.commits
                 .iter()

@@ -38,6 +38,7 @@ fn config(brokers: &str, batch_size: i64) -> RelayConfig {
     RelayConfig {
         brokers: brokers.to_owned(),
         topic_partitions: 3,
+        topic_prefix: String::new(),
         batch_size,
         lease_ttl: LEASE_TTL,
         max_poll_interval: Duration::from_millis(200),

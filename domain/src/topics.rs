@@ -14,6 +14,12 @@ pub const ORDERS: &str = "orders.events";
 /// Every event topic, for creating them on start and for subscribing to all of them.
 pub const ALL: [&str; 3] = [POSTS, CUSTOMERS, ORDERS];
 
+/// The topic names with a deployment's prefix (`KAFKA_TOPIC_PREFIX`): several deployments, or
+/// tests running side by side, can share one broker without reading each other's events.
+pub fn prefixed(prefix: &str) -> [String; 3] {
+    ALL.map(|topic| format!("{prefix}{topic}"))
+}
+
 /// The topic of an aggregate type (`Aggregate::TYPE`), or `None` for a type no topic carries.
 pub fn topic_for(aggregate_type: &str) -> Option<&'static str> {
     match aggregate_type {
@@ -34,6 +40,12 @@ mod tests {
         assert_eq!(topic_for(Post::TYPE), Some("posts.events"));
         assert_eq!(topic_for(Customer::TYPE), Some("customers.events"));
         assert_eq!(topic_for(Order::TYPE), Some("orders.events"));
+    }
+
+    #[test]
+    fn prefixes_are_prepended_to_every_topic() {
+        assert_eq!(prefixed(""), ALL.map(str::to_owned));
+        assert_eq!(prefixed("t1-")[0], "t1-posts.events");
     }
 
     #[test]

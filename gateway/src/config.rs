@@ -38,7 +38,46 @@ pub struct Config {
     #[arg(long, env = "REQUEST_TIMEOUT", default_value = "10s", value_parser = service_kit::config::parse_duration)]
     pub request_timeout: Duration,
 
+    /// Shared secret that signs and verifies bearer tokens (HS256), at least 32 bytes. Without it
+    /// every token is refused (so every mutation is 401), unless DEV_MODE generates one per process.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Development mode: serves POST /api/v1/dev/sign-in, which issues a token for any subject and
+    /// roles without a password. Never turn this on where real users are.
+    #[arg(long, env = "DEV_MODE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub dev_mode: bool,
+
+    /// Lifetime of the tokens the dev sign-in issues (e.g. `60m`).
+    #[arg(long, env = "DEV_TOKEN_TTL", default_value = "60m", value_parser = service_kit::config::parse_duration)]
+    pub dev_token_ttl: Duration,
+
+    /// Browser origins allowed to call the API cross-origin, comma separated (e.g.
+    /// `http://localhost:5173`). Empty: no CORS headers at all, so only same-origin pages can call it.
+    #[arg(
+        long,
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Kafka bootstrap servers whose event topics feed the live-update stream (/api/v1/events).
+    /// Empty: no live updates (the stream answers 503).
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
+
     /// Logging options.
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
+}
+
+impl Config {
+    /// The origins CORS allows, without the empty entries an empty or trailing-comma value gives.
+    pub fn cors_origins(&self) -> impl Iterator<Item = &str> {
+        self.cors_allowed_origins
+            .iter()
+            .map(|origin| origin.trim())
+            .filter(|origin| !origin.is_empty())
+    }
 }

@@ -1,29 +1,61 @@
-//! The gateway's one JSON error shape, `{code, message, details}`, and the way gRPC statuses
-//! reach it: through `cqrsplus_proto::error_code`, the project's single code table. Internal
-//! errors are logged here and answered without their cause.
+//! The gateway's one JSON error shape, `{code, message, details}`, and every way a failure reaches
+//! it: upstream gRPC statuses (through `cqrsplus_proto::error_code`, the project's single code
+//! table, never a second one here), axum's own extractor rejections (bad JSON, bad path ids, bad
+//! query strings), field-level validation failures, and authentication failures.
+//!
+//! Internal errors are logged here, once, and answered without their cause. This module must not
+//! know about routes or services: handlers decide what went wrong, this decides how it looks.
+
+use std::time::Duration;
 
 use axum::{
     Json,
-    http::StatusCode,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use cqrsplus_proto::error_code::ErrorCode;
+use cqrsplus_proto::error_code::{self, ErrorCode};
 use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
 /// An error the API answers with.
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
-    pub details: serde_json::Value,
+    /// Boxed, like the headers kept as a list: every `Result<_, ApiError>` stays small.
+    pub details: Box<serde_json::Value>,
+    /// Extra response headers (`Retry-After`, `WWW-Authenticate`, `ETag`); a list rather than a
+    /// `HeaderMap` keeps every `Result<_, ApiError>` small.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
+    /// Stable machine-readable code: `invalid_argument`, `unauthenticated`, `permission_denied`,
+    /// `not_found`, `already_exists`, `conflict`, `failed_precondition`, `unavailable`,
+    /// `deadline_exceeded` or `internal`.
+    #[schema(example = "invalid_argument")]
     pub code: &'static str,
+    /// Human-readable explanation, safe to show.
     pub message: String,
+    /// Code-specific data, `null` when there is none: `{"fields": [{"field", "message"}]}` for
+    /// validation errors, `{"current_version"}` for conflicts, `{"projected_version",
+    /// "retry_after_ms"}` when a read is not projected yet.
+    #[schema(value_type = Object, nullable = true)]
     pub details: serde_json::Value,
+}
+
+/// One invalid input field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldViolation {
+    /// The field's name as sent: `message`, `items[0].quantity`, a path or query parameter, or a
+    /// header such as `Idempotency-Key`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 impl ApiError {
@@ -31,17 +63,63 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
-            details: serde_json::Value::Null,
+            details: Box::new(serde_json::Value::Null),
+            headers: Vec::new(),
         }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = details;
+        self.details = Box::new(details);
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value));
         self
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidArgument, message)
+    }
+
+    /// A 400 naming each invalid field.
+    pub fn invalid_fields(violations: Vec<FieldViolation>) -> Self {
+        let message = match violations.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        Self::invalid(message).with_details(json!({ "fields": violations }))
+    }
+
+    /// A 400 for one invalid field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_fields(vec![FieldViolation {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// A 401 that tells the client which scheme to use.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthenticated, message).with_header(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"cqrsplus\""),
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::PermissionDenied, message)
+    }
+
+    /// A 500 whose cause is logged and not sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
     }
 }
 
@@ -53,8 +131,94 @@ impl From<tonic::Status> for ApiError {
                 tracing::error!(grpc_code = ?status.code(), message = status.message(), "upstream call failed");
                 Self::new(code, "internal error")
             }
+            ErrorCode::Conflict => {
+                let error = Self::new(code, status.message());
+                match error_code::current_version(&status) {
+                    Some(version) => error
+                        .with_details(json!({ "current_version": version }))
+                        .with_header(header::ETAG, etag(version)),
+                    None => error,
+                }
+            }
+            ErrorCode::Unavailable => unavailable(&status),
+            ErrorCode::DeadlineExceeded => {
+                Self::new(code, "the operation did not finish in time; retry later")
+            }
             _ => Self::new(code, status.message()),
         }
+    }
+}
+
+/// `UNAVAILABLE` is either the query side's "not yet projected" (a message worth showing, with a
+/// retry hint) or a service that cannot be reached, whose transport message names internals.
+fn unavailable(status: &tonic::Status) -> ApiError {
+    let retry_after = error_code::retry_after(status);
+    let projected = error_code::projected_version(status);
+    let error = match projected {
+        Some(version) => ApiError::new(ErrorCode::Unavailable, status.message()).with_details(
+            json!({
+                "projected_version": version,
+                "retry_after_ms": retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            }),
+        ),
+        None => {
+            tracing::warn!(message = status.message(), "upstream service unavailable");
+            ApiError::new(
+                ErrorCode::Unavailable,
+                "a backing service is unavailable; retry later",
+            )
+        }
+    };
+    // Retry-After is whole seconds; rounding up keeps clients from retrying too early.
+    let seconds = retry_after
+        .unwrap_or(Duration::from_secs(1))
+        .as_millis()
+        .div_ceil(1000)
+        .max(1);
+    match HeaderValue::from_str(&seconds.to_string()) {
+        Ok(value) => error.with_header(header::RETRY_AFTER, value),
+        Err(_) => error,
+    }
+}
+
+/// The strong entity tag of an aggregate version, the form `If-Match` accepts back.
+pub fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("a quoted number is a valid header")
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::invalid("expected a JSON body with content-type: application/json")
+            }
+            other => Self::invalid(other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        use axum::extract::path::ErrorKind;
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(inner) => match inner.kind() {
+                ErrorKind::ParseErrorAtKey { key, value, .. } => {
+                    Self::invalid_field(key.clone(), format!("{value:?} is not a valid id"))
+                }
+                ErrorKind::ParseError { value, .. }
+                | ErrorKind::ParseErrorAtIndex { value, .. } => {
+                    Self::invalid(format!("{value:?} is not a valid id"))
+                }
+                _ => Self::invalid(inner.body_text()),
+            },
+            other => Self::internal(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::invalid(rejection.body_text())
     }
 }
 
@@ -65,9 +229,11 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: self.code.as_str(),
             message: self.message,
-            details: self.details,
+            details: *self.details,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
     }
 }
 
@@ -82,11 +248,14 @@ mod tests {
             (tonic::Code::Unauthenticated, 401),
             (tonic::Code::PermissionDenied, 403),
             (tonic::Code::NotFound, 404),
+            (tonic::Code::AlreadyExists, 409),
             (tonic::Code::Aborted, 409),
             (tonic::Code::FailedPrecondition, 422),
             (tonic::Code::Unavailable, 503),
+            (tonic::Code::DeadlineExceeded, 504),
             (tonic::Code::Internal, 500),
             (tonic::Code::DataLoss, 500),
+            (tonic::Code::Unimplemented, 500),
         ];
         for (grpc, http) in cases {
             let response = ApiError::from(tonic::Status::new(grpc, "m")).into_response();
@@ -98,5 +267,45 @@ mod tests {
     fn internal_messages_are_not_forwarded() {
         let err = ApiError::from(tonic::Status::internal("duplicate key in mongo://secret"));
         assert_eq!(err.message, "internal error");
+        let err = ApiError::from(tonic::Status::unavailable(
+            "tcp connect error 10.0.0.7:50051",
+        ));
+        assert!(!err.message.contains("10.0.0.7"), "{}", err.message);
+    }
+
+    #[test]
+    fn conflicts_carry_the_current_version() {
+        let err = ApiError::from(error_code::conflict("moved on", 7));
+        assert_eq!(err.code, ErrorCode::Conflict);
+        assert_eq!(err.details["current_version"], 7);
+        assert!(err.headers.contains(&(header::ETAG, etag(7))));
+    }
+
+    #[test]
+    fn not_yet_projected_becomes_503_with_retry_after() {
+        let status = error_code::not_yet_projected("not yet", 2, Duration::from_millis(1500));
+        let err = ApiError::from(status);
+        assert_eq!(err.details["projected_version"], 2);
+        assert_eq!(err.details["retry_after_ms"], 1500);
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn field_violations_are_listed() {
+        let err = ApiError::invalid_fields(vec![
+            FieldViolation {
+                field: "a".into(),
+                message: "x".into(),
+            },
+            FieldViolation {
+                field: "b".into(),
+                message: "y".into(),
+            },
+        ]);
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        assert_eq!(err.details["fields"][1]["field"], "b");
+        assert_eq!(err.message, "2 fields are invalid");
     }
 }

@@ -95,13 +95,11 @@ async fn readyz_is_200_when_both_services_serve() {
         .expect("command-service");
     let db = testkit::postgres::fresh_database().await;
     let query =
-        query_service::startup::Application::build(query_service::config::Config::parse_from([
-            "query-service",
-            "--grpc-addr",
-            "127.0.0.1:0",
-            "--database-url",
+        query_service::startup::Application::build(query_service::config::Config::ephemeral(
             &db.url,
-        ]))
+            &testkit::kafka::brokers(),
+            &format!("http://{}", command.local_addr()),
+        ))
         .await
         .expect("query-service");
     let command_url = format!("http://{}", command.local_addr());

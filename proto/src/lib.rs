@@ -9,9 +9,11 @@
 //! - [`query::v1`]: `QueryService` (posts, customers, orders, reports) and `QueryAdmin` (dead letters,
 //!   rebuilds), served by query-service.
 //!
-//! [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, and [`error_code`] is the project's one table from
-//! error kinds to gRPC and HTTP codes, with the metadata keys that go with it.
+//! [`FILE_DESCRIPTOR_SET`] feeds gRPC reflection, [`error_code`] is the project's one table from
+//! error kinds to gRPC and HTTP codes, with the metadata keys that go with it, and [`convert`] maps
+//! the event envelope and timestamps between their contract and domain forms.
 
+pub mod convert;
 pub mod error_code;
 
 /// Types shared by the command and query contracts (package `cqrsplus.common.v1`).

@@ -5,7 +5,12 @@
 //! store directly: everything it knows arrives as events (or, for rebuilds, through
 //! command-service's stream-reading RPC).
 
+pub mod admin;
 pub mod config;
 pub mod error;
+pub mod grpc;
+pub mod projector;
+pub mod queries;
 pub mod read_model;
+pub mod rebuild;
 pub mod startup;

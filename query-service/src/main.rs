@@ -1,9 +1,13 @@
-//! query-service binary: `serve` (the default) or `migrate`.
+//! query-service binary: `serve` (the default), `migrate` or `rebuild`.
+
+use std::time::Duration;
 
 use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
 use query_service::{
     config::{Command, Config},
     read_model,
+    rebuild::{self, Rebuild},
     startup::Application,
 };
 
@@ -21,5 +25,45 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("read model is up to date");
             Ok(())
         }
+        Command::Rebuild => rebuild_with_progress_bar(config).await,
     }
+}
+
+/// Runs a rebuild in this process, drawing its progress until it ends.
+async fn rebuild_with_progress_bar(config: Config) -> anyhow::Result<()> {
+    read_model::prepare(&config.database_url).await?;
+    let (progress, run) = Rebuild {
+        database_url: config.database_url.clone(),
+        command_service_url: config.command_service_url.clone(),
+        batch_size: config.projector_batch_size as usize,
+    }
+    .prepare()
+    .await?;
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:10} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+        )?
+        .progress_chars("=> "),
+    );
+    let run = tokio::spawn(run);
+    while !run.is_finished() {
+        let p = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        bar.set_length(p.events_total.max(p.events_applied));
+        bar.set_position(p.events_applied);
+        bar.set_message(match p.state {
+            rebuild::State::Running => "replaying",
+            rebuild::State::Switching => "switching",
+            rebuild::State::Completed => "done",
+            rebuild::State::Failed => "failed",
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let result = run.await?;
+    let p = progress.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    bar.set_position(p.events_applied);
+    match &result {
+        Ok(()) => bar.finish_with_message("done"),
+        Err(_) => bar.abandon_with_message("failed"),
+    }
+    result
 }

@@ -1,0 +1,251 @@
+//! The Kafka side of the projector: a consumer group on every event topic, batches of whatever
+//! messages are ready, offsets stored only after their Postgres transaction committed, and the
+//! projection metrics.
+//!
+//! Offsets: Kafka's auto-commit commits only offsets stored with `store_offset`, which happens
+//! after [`Projector::apply`] returned, so a crash redelivers at most the batches whose commit
+//! was not yet sent; the checkpoints turn those into duplicates. Must not depend on tonic.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use futures::StreamExt;
+use rdkafka::{
+    ClientConfig, Message,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio_util::sync::CancellationToken;
+
+use super::{Delivery, Outcome, Projector, Source, next_offsets};
+
+/// How the consumer connects.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    pub brokers: String,
+    pub group: String,
+    pub topic_prefix: String,
+    /// Most messages per transaction.
+    pub batch_size: usize,
+}
+
+/// Creates the group consumer, subscribed to every event topic.
+pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.brokers)
+        .set("group.id", &config.group)
+        .set("client.id", "query-service-projector")
+        // A new group projects the whole history: the read model starts empty.
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        // Only offsets whose events are committed in Postgres may be committed to Kafka.
+        .set("enable.auto.offset.store", "false")
+        // Low latency from publish to projection: do not let the broker hold fetches long.
+        .set("fetch.wait.max.ms", "50")
+        // Topics created after start (by command-service's relay) are picked up soon.
+        .set("topic.metadata.refresh.interval.ms", "5000")
+        .create()
+        .context("creating the Kafka consumer")?;
+    let topics = cqrsplus_domain::topics::prefixed(&config.topic_prefix);
+    let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+    consumer
+        .subscribe(&names)
+        .context("subscribing to the event topics")?;
+    Ok(consumer)
+}
+
+/// Consumes until `shutdown`, applying each ready batch through `projector`.
+pub async fn run(
+    consumer: StreamConsumer,
+    projector: Projector,
+    batch_size: usize,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let consumer = Arc::new(consumer);
+    let last_timestamp_ms = Arc::new(AtomicI64::new(0));
+    let lag = tokio::spawn(report_lag(
+        consumer.clone(),
+        projector.pool().clone(),
+        last_timestamp_ms.clone(),
+        shutdown.clone(),
+    ));
+    let mut batches = consumer.stream().ready_chunks(batch_size.max(1));
+    loop {
+        let chunk = tokio::select! {
+            () = shutdown.cancelled() => break,
+            chunk = batches.next() => match chunk {
+                Some(chunk) => chunk,
+                None => break,
+            },
+        };
+        let mut deliveries = Vec::with_capacity(chunk.len());
+        for message in chunk {
+            match message {
+                Ok(message) => {
+                    if let Some(ms) = message.timestamp().to_millis() {
+                        last_timestamp_ms.store(ms, Ordering::Relaxed);
+                    }
+                    deliveries.push(Delivery::from_message(
+                        Source {
+                            topic: message.topic().to_owned(),
+                            partition: message.partition(),
+                            offset: message.offset(),
+                        },
+                        message.payload().unwrap_or_default().to_vec(),
+                    ));
+                }
+                // Broker hiccups surface here; librdkafka reconnects by itself.
+                Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
+            }
+        }
+        if deliveries.is_empty() {
+            continue;
+        }
+        let Some(outcomes) = apply_until_done(&projector, &deliveries, &shutdown).await else {
+            break;
+        };
+        record(&outcomes);
+        for ((topic, partition), next) in next_offsets(&deliveries) {
+            if let Err(e) = consumer.store_offset(&topic, partition, next) {
+                // The partition may have been revoked meanwhile; its new owner skips duplicates.
+                tracing::debug!(error = %e, topic, partition, "could not store offset");
+            }
+        }
+        if outcomes
+            .iter()
+            .any(|o| !matches!(o, Outcome::Applied | Outcome::Duplicate))
+        {
+            refresh_parked_gauges(projector.pool()).await;
+        }
+    }
+    drop(batches);
+    lag.abort();
+    // Commit what was stored before leaving the group, so a restart does not redeliver it.
+    let committer = consumer.clone();
+    let _ = tokio::task::spawn_blocking(move || committer.commit_consumer_state(CommitMode::Sync))
+        .await;
+    tracing::info!("projector stopped");
+    Ok(())
+}
+
+/// Retries a batch while the database is unreachable, with backoff, until shutdown.
+async fn apply_until_done(
+    projector: &Projector,
+    deliveries: &[Delivery],
+    shutdown: &CancellationToken,
+) -> Option<Vec<Outcome>> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match projector.apply(deliveries).await {
+            Ok(outcomes) => return Some(outcomes),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "projection batch failed; retrying");
+                metrics::counter!("projection_retries_total").increment(1);
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn record(outcomes: &[Outcome]) {
+    let (mut applied, mut duplicate, mut held, mut parked) = (0_u64, 0_u64, 0_u64, 0_u64);
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Applied => applied += 1,
+            Outcome::Duplicate => duplicate += 1,
+            Outcome::Held { waiting_for } => {
+                held += 1;
+                tracing::warn!(waiting_for, "event held: an earlier version is missing");
+            }
+            Outcome::Parked(reason) => {
+                parked += 1;
+                tracing::warn!(%reason, "event parked in dead_letters");
+            }
+        }
+    }
+    for (outcome, n) in [
+        ("applied", applied),
+        ("duplicate", duplicate),
+        ("held", held),
+        ("parked", parked),
+    ] {
+        if n > 0 {
+            metrics::counter!("projection_events_total", "outcome" => outcome).increment(n);
+        }
+    }
+}
+
+/// Sets the dead-letter and held-event gauges from the tables.
+pub async fn refresh_parked_gauges(pool: &PgPool) {
+    let counts: Result<(i64, i64), _> = sqlx::query_as(
+        "select (select count(*) from dead_letters where replayed_at is null),
+                (select count(*) from held_events)",
+    )
+    .fetch_one(pool)
+    .await;
+    if let Ok((dead, held)) = counts {
+        metrics::gauge!("projection_dead_letters").set(dead as f64);
+        metrics::gauge!("projection_held_events").set(held as f64);
+    }
+}
+
+/// Every few seconds: lag in offsets (high watermark minus the consumer position, summed over
+/// the assigned partitions) and in seconds (age of the last message consumed while lagging).
+async fn report_lag(
+    consumer: Arc<StreamConsumer>,
+    pool: PgPool,
+    last_timestamp_ms: Arc<AtomicI64>,
+    shutdown: CancellationToken,
+) {
+    refresh_parked_gauges(&pool).await;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        let probe = consumer.clone();
+        let lag = tokio::task::spawn_blocking(move || offset_lag(&probe)).await;
+        let Ok(Some(lag)) = lag else { continue };
+        metrics::gauge!("projection_lag_offsets").set(lag as f64);
+        let seconds = if lag == 0 {
+            0.0
+        } else {
+            let last = last_timestamp_ms.load(Ordering::Relaxed);
+            let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+            ((now as i64 - last).max(0) as f64) / 1000.0
+        };
+        metrics::gauge!("projection_lag_seconds").set(seconds);
+        refresh_parked_gauges(&pool).await;
+    }
+}
+
+/// Blocking: asks the broker for each assigned partition's high watermark.
+fn offset_lag(consumer: &StreamConsumer) -> Option<i64> {
+    let assignment = consumer.assignment().ok()?;
+    let positions = consumer.position().ok()?;
+    let mut lag = 0;
+    for element in assignment.elements() {
+        let (_, high) = consumer
+            .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
+            .ok()?;
+        let position = positions
+            .find_partition(element.topic(), element.partition())
+            .and_then(|p| p.offset().to_raw())
+            .filter(|o| *o >= 0)
+            .unwrap_or(0);
+        lag += (high - position).max(0);
+    }
+    Some(lag)
+}

@@ -1,0 +1,435 @@
+//! The whole read path on the real servers: command-service (MongoDB-wire store, outbox relay)
+//! publishes to the Kafka broker, query-service's projector consumes into Postgres, and the
+//! QueryService / QueryAdmin RPCs answer. Each test uses its own topic prefix, Mongo database,
+//! Postgres database and consumer group.
+
+use std::time::Duration;
+
+use cqrsplus_proto::{
+    command::v1::{self as cmd, command_service_client::CommandServiceClient},
+    common::v1::ConsistencyToken,
+    error_code,
+    query::v1::{
+        self as q, query_admin_client::QueryAdminClient, query_service_client::QueryServiceClient,
+    },
+};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use sqlx::PgPool;
+use tonic::{Request, transport::Channel};
+
+struct Stack {
+    commands: CommandServiceClient<Channel>,
+    queries: QueryServiceClient<Channel>,
+    admin: QueryAdminClient<Channel>,
+    pool: PgPool,
+    prefix: String,
+    metrics_addr: std::net::SocketAddr,
+}
+
+async fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+async fn start() -> Stack {
+    let prefix = format!("{}.", testkit::unique_name("t"));
+    let mut command_config = command_service::config::Config::ephemeral(
+        &testkit::mongo::uri(),
+        &testkit::unique_name("t"),
+        &testkit::kafka::brokers(),
+    );
+    command_config.kafka_topic_prefix = prefix.clone();
+    command_config.kafka_topic_partitions = 2;
+    let command_app = command_service::startup::Application::build(command_config)
+        .await
+        .expect("build command-service");
+    let command_addr = command_app.local_addr();
+    tokio::spawn(command_app.run_until_stopped(std::future::pending()));
+
+    let db = testkit::postgres::fresh_database().await;
+    let mut query_config = query_service::config::Config::ephemeral(
+        &db.url,
+        &testkit::kafka::brokers(),
+        &format!("http://{command_addr}"),
+    );
+    query_config.kafka_topic_prefix = prefix.clone();
+    let query_app = query_service::startup::Application::build(query_config)
+        .await
+        .expect("build query-service");
+    let query_addr = query_app.local_addr();
+    let metrics_addr = query_app.metrics_addr();
+    let pool = query_app.pool().clone();
+    tokio::spawn(query_app.run_until_stopped(std::future::pending()));
+
+    let query_channel = channel(query_addr).await;
+    Stack {
+        commands: CommandServiceClient::new(channel(command_addr).await),
+        queries: QueryServiceClient::new(query_channel.clone()),
+        admin: QueryAdminClient::new(query_channel),
+        pool,
+        prefix,
+        metrics_addr,
+    }
+}
+
+fn as_user<T>(actor: &str, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request
+        .metadata_mut()
+        .insert(error_code::ACTOR_METADATA, actor.parse().expect("ascii"));
+    request
+}
+
+fn token(result: &cmd::CommandResult) -> Option<ConsistencyToken> {
+    Some(ConsistencyToken {
+        aggregate_id: result.aggregate_id.clone(),
+        min_version: result.version,
+    })
+}
+
+/// Reads a post with a consistency token, retrying while the projection has not caught up (the
+/// consumer group's first assignment takes a few seconds on this broker).
+async fn get_post_at(stack: &mut Stack, result: &cmd::CommandResult) -> q::GetPostResponse {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply = stack
+            .queries
+            .get_post(as_user(
+                "bob",
+                q::GetPostRequest {
+                    post_id: result.aggregate_id.clone(),
+                    include_comments: true,
+                    consistency: token(result),
+                },
+            ))
+            .await;
+        match reply {
+            Ok(reply) => return reply.into_inner(),
+            Err(status)
+                if status.code() == tonic::Code::Unavailable
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                assert!(
+                    error_code::projected_version(&status).is_some(),
+                    "{status:?}"
+                );
+            }
+            Err(status) => panic!("get post: {status:?}"),
+        }
+    }
+}
+
+async fn create_post(stack: &mut Stack, actor: &str, message: &str) -> cmd::CommandResult {
+    stack
+        .commands
+        .create_post(as_user(
+            actor,
+            cmd::CreatePostRequest {
+                message: message.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("create post")
+        .into_inner()
+        .result
+        .expect("result")
+}
+
+async fn like(stack: &mut Stack, actor: &str, post_id: &str) -> cmd::CommandResult {
+    stack
+        .commands
+        .like_post(as_user(
+            actor,
+            cmd::LikePostRequest {
+                post_id: post_id.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("like")
+        .into_inner()
+        .result
+        .expect("result")
+}
+
+async fn comment(stack: &mut Stack, actor: &str, post_id: &str, text: &str) -> cmd::CommandResult {
+    stack
+        .commands
+        .add_comment(as_user(
+            actor,
+            cmd::AddCommentRequest {
+                post_id: post_id.into(),
+                text: text.into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("comment")
+        .into_inner()
+        .result
+        .expect("result")
+}
+
+/// Every read table as sorted text, bookkeeping timestamps left out: two read models built from
+/// the same events must be equal here.
+async fn snapshot(pool: &PgPool) -> Vec<String> {
+    let mut rows = Vec::new();
+    for (table, order) in [
+        ("posts", "post_id"),
+        ("post_likes", "post_id, user_id"),
+        ("comments", "comment_id"),
+        ("customers", "customer_id"),
+        ("orders", "order_id"),
+        ("order_items", "order_id, line_no"),
+        ("customer_orders", "order_id"),
+    ] {
+        let table_rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select '{table}:' || t::text from {table} t order by {order}"
+        )))
+        .fetch_all(pool)
+        .await
+        .expect("snapshot");
+        rows.extend(table_rows);
+    }
+    let checkpoints: Vec<String> = sqlx::query_scalar(
+        "select aggregate_id::text || '@' || version from projection_checkpoints order by 1",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("checkpoints");
+    rows.extend(checkpoints);
+    rows
+}
+
+#[tokio::test]
+async fn a_command_is_visible_through_the_query_service_with_its_consistency_token() {
+    let mut stack = start().await;
+    let created = create_post(&mut stack, "alice", "hello read side").await;
+    let id = created.aggregate_id.clone();
+    like(&mut stack, "bob", &id).await;
+    like(&mut stack, "carol", &id).await;
+    let last = comment(&mut stack, "bob", &id, "first!").await;
+
+    let post = get_post_at(&mut stack, &last).await;
+    let p = post.post.expect("post");
+    assert_eq!(p.message, "hello read side");
+    assert_eq!(p.author, "alice");
+    assert_eq!((p.like_count, p.comment_count, p.version), (2, 1, 4));
+    assert!(p.liked_by_caller, "bob likes it");
+    assert_eq!(post.comments.len(), 1);
+    assert_eq!(post.comments[0].text, "first!");
+
+    // The metrics endpoint reports the projection.
+    let metrics = testkit::process::http_get(stack.metrics_addr, "/metrics").await;
+    assert!(metrics.contains("projection_events_total"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_parked_and_later_events_still_apply() {
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "before").await;
+    get_post_at(&mut stack, &first).await;
+
+    let producer: FutureProducer = testkit::kafka::client_config().create().expect("producer");
+    let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
+    producer
+        .send(
+            FutureRecord::to(&topic)
+                .key("junk")
+                .payload("this is not an event"),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("produce junk");
+
+    let after = create_post(&mut stack, "alice", "after").await;
+    let post = get_post_at(&mut stack, &after).await;
+    assert_eq!(post.post.expect("post").message, "after");
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let letters = loop {
+        let page = stack
+            .admin
+            .list_dead_letters(q::ListDeadLettersRequest::default())
+            .await
+            .expect("list dead letters")
+            .into_inner();
+        if page.total_size > 0 || tokio::time::Instant::now() > deadline {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(letters.total_size, 1);
+    let letter = &letters.dead_letters[0];
+    assert_eq!(letter.raw_payload, "this is not an event");
+    assert!(letter.event.is_none());
+    assert_eq!(letter.topic, topic);
+    assert!(
+        letter.error.contains("not an event envelope"),
+        "{}",
+        letter.error
+    );
+
+    // Replaying cannot cure it: it stays, with a second attempt.
+    let replay = stack
+        .admin
+        .replay_dead_letters(q::ReplayDeadLettersRequest {
+            dead_letter_ids: vec![letter.dead_letter_id.clone()],
+            all: false,
+        })
+        .await
+        .expect("replay")
+        .into_inner();
+    assert_eq!((replay.replayed_count, replay.failed_count), (0, 1));
+    let bad = stack
+        .admin
+        .replay_dead_letters(q::ReplayDeadLettersRequest {
+            dead_letter_ids: vec!["999999".into()],
+            all: false,
+        })
+        .await
+        .expect_err("unknown id");
+    assert_eq!(bad.code(), tonic::Code::NotFound);
+    let neither = stack
+        .admin
+        .replay_dead_letters(q::ReplayDeadLettersRequest::default())
+        .await
+        .expect_err("neither ids nor all");
+    assert_eq!(neither.code(), tonic::Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_rebuild_yields_exactly_the_live_tables_and_readers_switch_in_one_step() {
+    let mut stack = start().await;
+    let mut last = None;
+    for n in 0..5 {
+        let post = create_post(&mut stack, "alice", &format!("post {n}")).await;
+        for user in ["bob", "carol"].iter().take(n % 3) {
+            like(&mut stack, user, &post.aggregate_id).await;
+        }
+        last = Some(comment(&mut stack, "dan", &post.aggregate_id, "nice").await);
+    }
+    let customer = stack
+        .commands
+        .register_customer(as_user(
+            "admin",
+            cmd::RegisterCustomerRequest {
+                name: "Ada".into(),
+                email: format!("{}@example.com", testkit::unique_name("ada")),
+                phone: None,
+                segment: "retail".into(),
+                region: "north".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("register")
+        .into_inner()
+        .result
+        .expect("result");
+    stack
+        .commands
+        .place_order(as_user(
+            "ada",
+            cmd::PlaceOrderRequest {
+                customer_id: customer.aggregate_id.clone(),
+                currency: "EUR".into(),
+                items: vec![cmd::OrderItem {
+                    sku: "A-1".into(),
+                    name: "Apple".into(),
+                    unit_price_minor: 120,
+                    quantity: 3,
+                }],
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("place order");
+    get_post_at(&mut stack, last.as_ref().expect("posts")).await;
+    // Wait until the order and the customer are projected too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let projected: i64 = sqlx::query_scalar(
+            "select count(*) from customer_orders where customer_name is not null",
+        )
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+        if projected == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "order not projected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let before = snapshot(&stack.pool).await;
+    assert!(before.len() > 20, "{before:?}");
+
+    let started = stack
+        .admin
+        .start_rebuild(q::StartRebuildRequest {})
+        .await
+        .expect("start rebuild")
+        .into_inner();
+    let progress = started.progress.expect("progress");
+    assert!(!started.already_running);
+    assert!(progress.target_schema.starts_with("rebuild_"));
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        // Readers keep being served during the rebuild.
+        stack
+            .queries
+            .list_posts(q::ListPostsRequest::default())
+            .await
+            .expect("reads during the rebuild");
+        let p = stack
+            .admin
+            .get_rebuild_progress(q::GetRebuildProgressRequest {
+                rebuild_id: progress.rebuild_id.clone(),
+            })
+            .await
+            .expect("progress")
+            .into_inner()
+            .progress
+            .expect("progress");
+        if p.state == q::RebuildState::Completed as i32 || p.state == q::RebuildState::Failed as i32
+        {
+            break p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "rebuild too slow: {p:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        done.state,
+        q::RebuildState::Completed as i32,
+        "{}",
+        done.error
+    );
+    assert_eq!(done.percent, 100.0);
+    assert_eq!(done.events_total, done.events_applied);
+
+    let after = snapshot(&stack.pool).await;
+    assert_eq!(after, before, "the rebuilt tables equal the live ones");
+    let leftovers: i64 = sqlx::query_scalar(
+        "select count(*) from pg_namespace where nspname like 'rebuild\\_%' or nspname like 'retired\\_%'",
+    )
+    .fetch_one(&stack.pool)
+    .await
+    .unwrap();
+    assert_eq!(leftovers, 0, "the old schema is dropped");
+
+    // The live projector carries on in the new schema.
+    let more = like(&mut stack, "erin", &last.as_ref().unwrap().aggregate_id).await;
+    let post = get_post_at(&mut stack, &more).await;
+    assert_eq!(post.post.expect("post").version, more.version);
+}
