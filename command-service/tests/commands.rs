@@ -24,6 +24,7 @@ async fn start(snapshot_every: u64) -> Service {
 async fn start_on(database: &str, snapshot_every: u64) -> Service {
     let mut config =
         Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers());
+    config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
     config.snapshot_every = snapshot_every;
     let app = Application::build(config).await.expect("build");
     let url = format!("http://{}", app.local_addr());
@@ -481,7 +482,7 @@ async fn customer_and_order_rules_return_their_documented_codes() {
         ))
         .await
         .expect_err("unknown customer");
-    assert_eq!(unknown_customer.code(), Code::NotFound);
+    assert_eq!(unknown_customer.code(), Code::FailedPrecondition);
     let no_items = c
         .place_order(as_user("ops", order(&ann, "EUR", vec![])))
         .await

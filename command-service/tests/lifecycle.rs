@@ -5,7 +5,10 @@ use command_service::{config::Config, startup::Application};
 use tonic_health::ServingStatus;
 
 fn config(database: &str) -> Config {
-    Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers())
+    let mut config =
+        Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers());
+    config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
+    config
 }
 
 #[tokio::test]
@@ -53,6 +56,7 @@ async fn the_binary_exits_cleanly_on_sigterm() {
             ("COMMAND_METRICS_ADDR", "127.0.0.1:0"),
             ("MONGODB_URI", &testkit::mongo::uri()),
             ("MONGODB_DATABASE", &database),
+            ("KAFKA_TOPIC_PREFIX", testkit::kafka::topic_prefix()),
         ],
     )
     .await;

@@ -67,6 +67,10 @@ pub struct Config {
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
 
+    /// Put before every event topic name; must match command-service's.
+    #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
+    pub kafka_topic_prefix: String,
+
     /// Logging options.
     #[command(flatten)]
     pub telemetry: TelemetryConfig,

@@ -123,8 +123,14 @@ impl LiveFeed {
         true
     }
 
-    /// Starts consuming the event topics from `brokers` until `cancel`.
-    pub fn start(&self, brokers: &str, cancel: CancellationToken) -> anyhow::Result<()> {
+    /// Starts consuming the event topics (names after `topic_prefix`) from `brokers` until
+    /// `cancel`.
+    pub fn start(
+        &self,
+        brokers: &str,
+        topic_prefix: &str,
+        cancel: CancellationToken,
+    ) -> anyhow::Result<()> {
         let context = FeedContext {
             status: self.status_tx.clone(),
         };
@@ -139,8 +145,10 @@ impl LiveFeed {
             .set("topic.metadata.refresh.interval.ms", "5000")
             .create_with_context(context)
             .context("creating the live-update consumer")?;
+        let topics = topics::prefixed(topic_prefix);
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
-            .subscribe(&topics::ALL)
+            .subscribe(&names)
             .context("subscribing to the event topics")?;
         let feed = self.clone();
         tokio::spawn(async move {

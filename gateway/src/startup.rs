@@ -202,9 +202,11 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let state = AppState::from_config(&config)?;
         if state.live.status() != crate::live::FeedStatus::Disabled {
-            state
-                .live
-                .start(&config.kafka_brokers, state.shutdown.clone())?;
+            state.live.start(
+                &config.kafka_brokers,
+                &config.kafka_topic_prefix,
+                state.shutdown.clone(),
+            )?;
         }
         let router = router(state.clone(), &config);
         let listener = TcpListener::bind(config.http_addr)

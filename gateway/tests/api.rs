@@ -85,21 +85,23 @@ async fn readyz_is_503_with_the_error_shape_when_services_are_down() {
 
 #[tokio::test]
 async fn readyz_is_200_when_both_services_serve() {
-    let command =
-        command_service::startup::Application::build(command_service::config::Config::ephemeral(
-            &testkit::mongo::uri(),
-            &testkit::unique_name("t"),
-            &testkit::kafka::brokers(),
-        ))
+    let mut command_config = command_service::config::Config::ephemeral(
+        &testkit::mongo::uri(),
+        &testkit::unique_name("t"),
+        &testkit::kafka::brokers(),
+    );
+    command_config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
+    let command = command_service::startup::Application::build(command_config)
         .await
         .expect("command-service");
     let db = testkit::postgres::fresh_database().await;
-    let query =
-        query_service::startup::Application::build(query_service::config::Config::ephemeral(
-            &db.url,
-            &testkit::kafka::brokers(),
-            &format!("http://{}", command.local_addr()),
-        ))
+    let mut query_config = query_service::config::Config::ephemeral(
+        &db.url,
+        &testkit::kafka::brokers(),
+        &format!("http://{}", command.local_addr()),
+    );
+    query_config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
+    let query = query_service::startup::Application::build(query_config)
         .await
         .expect("query-service");
     let command_url = format!("http://{}", command.local_addr());
@@ -144,6 +146,7 @@ async fn the_binary_exits_cleanly_on_sigterm() {
             ("COMMAND_SERVICE_URL", CLOSED),
             ("QUERY_SERVICE_URL", CLOSED),
             ("WEB_DIR", web.to_str().expect("utf8")),
+            ("KAFKA_TOPIC_PREFIX", testkit::kafka::topic_prefix()),
         ],
     )
     .await;

@@ -139,7 +139,11 @@ async fn published_events_reach_the_event_stream_filtered_by_aggregate() {
     let gw = Gateway::new(&config(&command, CLOSED, &["--kafka-brokers", &brokers]));
     gw.state
         .live
-        .start(&brokers, gw.state.shutdown.clone())
+        .start(
+            &brokers,
+            testkit::kafka::topic_prefix(),
+            gw.state.shutdown.clone(),
+        )
         .expect("feed");
     tokio::time::timeout(
         Duration::from_secs(60),

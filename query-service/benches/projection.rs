@@ -75,7 +75,13 @@ fn main() -> anyhow::Result<()> {
         println!("  {events} rows in {:.2} s", raw.as_secs_f64());
 
         println!("\n[2/4] projector catch-up over a backlog of {events} events ...");
-        let catchup = projector_catchup(&posts).await?;
+        let prefix = produce_backlog(&posts).await?;
+        let consumed = raw_consume(&prefix, events).await?;
+        println!(
+            "  a plain consumer reads the backlog in {:.2} s (the broker's ceiling)",
+            consumed.as_secs_f64()
+        );
+        let catchup = projector_catchup(prefix, &posts).await?;
         println!("  {events} events in {:.2} s", catchup.as_secs_f64());
 
         println!("\n[3/4] rebuild from the event store ({rebuild_events} events) ...");
@@ -89,6 +95,10 @@ fn main() -> anyhow::Result<()> {
         let catchup_rate = events as f64 / catchup.as_secs_f64();
         println!("\nsummary");
         println!("raw INSERT      {raw_rate:>9.0} rows/s");
+        println!(
+            "raw consume     {:>9.0} msg/s   (reading the backlog, doing nothing with it)",
+            events as f64 / consumed.as_secs_f64()
+        );
         println!(
             "catch-up        {catchup_rate:>9.0} ev/s    ratio {:.2} (target >= 0.5)",
             catchup_rate / raw_rate
@@ -249,9 +259,9 @@ async fn raw_inserts(events: &[EventEnvelope]) -> anyhow::Result<Duration> {
     Ok(started.elapsed())
 }
 
-/// Produces the backlog, then lets a query-service project it; times first to last event.
+/// Produces the backlog to fresh topics and returns their prefix.
 #[allow(clippy::print_stdout)]
-async fn projector_catchup(events: &[EventEnvelope]) -> anyhow::Result<Duration> {
+async fn produce_backlog(events: &[EventEnvelope]) -> anyhow::Result<String> {
     let prefix = format!("{}.", testkit::unique_name("bench"));
     let topic = format!("{prefix}{}", cqrsplus_domain::topics::POSTS);
     let producer: FutureProducer = testkit::kafka::client_config()
@@ -286,7 +296,37 @@ async fn projector_catchup(events: &[EventEnvelope]) -> anyhow::Result<Duration>
         "  backlog produced in {:.2} s",
         produce_started.elapsed().as_secs_f64()
     );
+    Ok(prefix)
+}
 
+/// Reads the backlog with a plain consumer that does nothing with the messages: the most the
+/// broker gives any reader here. Timed from the first message to the last.
+async fn raw_consume(prefix: &str, total: usize) -> anyhow::Result<Duration> {
+    use futures::StreamExt;
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = testkit::kafka::client_config()
+        .set("group.id", testkit::unique_name("bench"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let topic = format!("{prefix}{}", cqrsplus_domain::topics::POSTS);
+    consumer.subscribe(&[&topic])?;
+    let mut stream = consumer.stream();
+    let mut first = None;
+    let mut seen = 0;
+    while seen < total {
+        let message = tokio::time::timeout(Duration::from_secs(60), stream.next())
+            .await
+            .context("raw consumer stalled")?
+            .context("stream ended")??;
+        first.get_or_insert_with(Instant::now);
+        seen += usize::from(rdkafka::Message::payload(&message).is_some());
+    }
+    Ok(first.map_or(Duration::ZERO, |f| f.elapsed()))
+}
+
+/// Lets a query-service project the backlog under `prefix`; times first to last event.
+async fn projector_catchup(prefix: String, events: &[EventEnvelope]) -> anyhow::Result<Duration> {
     let (url, pool) = fresh_pool().await?;
     let mut config = Config::ephemeral(&url, &testkit::kafka::brokers(), "http://127.0.0.1:1");
     config.kafka_topic_prefix = prefix;
@@ -384,7 +424,7 @@ async fn rebuild(events: usize) -> anyhow::Result<(u64, Duration)> {
     let (progress, run) = Rebuild {
         database_url: url,
         command_service_url: command_url,
-        batch_size: 1000,
+        batch_size: 5000,
     }
     .prepare()
     .await?;

@@ -14,15 +14,31 @@ fn database_url() -> String {
     )
 }
 
+/// A consumer group and topic prefix of this test alone, so its projector never joins the group
+/// of a query-service running on the same broker.
+fn private_kafka_names() -> (String, String) {
+    (
+        testkit::unique_name("t"),
+        format!("{}.", testkit::unique_name("t")),
+    )
+}
+
 #[tokio::test]
 async fn creates_migrates_serves_and_stops() {
     let url = database_url();
+    let (group, prefix) = private_kafka_names();
     let config = Config::parse_from([
         "query-service",
         "--grpc-addr",
         "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
         "--database-url",
         &url,
+        "--consumer-group",
+        &group,
+        "--kafka-topic-prefix",
+        &prefix,
     ]);
     let app = Application::build(config).await.expect("build");
     let addr = app.local_addr();
@@ -54,6 +70,8 @@ async fn start_up_fails_clearly_when_postgres_is_unreachable() {
         "query-service",
         "--grpc-addr",
         "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
         "--database-url",
         "postgres://postgres:hunter2@127.0.0.1:1/nothing",
     ]);
@@ -83,12 +101,16 @@ async fn the_binary_migrates_then_serves_and_exits_cleanly_on_sigterm() {
         String::from_utf8_lossy(&migrate.stderr)
     );
 
+    let (group, prefix) = private_kafka_names();
     let service = testkit::process::spawn(
         env!("CARGO_BIN_EXE_query-service"),
         &[
             ("QUERY_GRPC_ADDR", "127.0.0.1:0"),
+            ("QUERY_METRICS_ADDR", "127.0.0.1:0"),
             ("DATABASE_URL", &url),
             ("MIGRATE_ON_START", "false"),
+            ("CONSUMER_GROUP", &group),
+            ("KAFKA_TOPIC_PREFIX", &prefix),
         ],
     )
     .await;

@@ -13,6 +13,14 @@ pub fn brokers() -> String {
     super::env_or("TEST_KAFKA_BROKERS", "127.0.0.1:9092")
 }
 
+/// The topic prefix (`KAFKA_TOPIC_PREFIX`) of every service this test process starts, unique to
+/// the process: a test's services then never read another test's events, nor those of a
+/// `scripts/run.sh` stack on the same broker (nextest runs each test in its own process).
+pub fn topic_prefix() -> &'static str {
+    static PREFIX: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PREFIX.get_or_init(|| format!("{}.", super::unique_name("t")))
+}
+
 /// Client settings every test client starts from.
 pub fn client_config() -> ClientConfig {
     let mut config = ClientConfig::new();

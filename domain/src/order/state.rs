@@ -62,7 +62,11 @@ pub fn ensure_customer_may_order(customer: &Customer) -> Result<(), DomainError>
     if customer.exists() {
         Ok(())
     } else {
-        Err(DomainError::NotFound("customer".to_owned()))
+        // The order is what the command acts on; a missing customer is a precondition of placing
+        // it, not a missing target (the contract says FAILED_PRECONDITION).
+        Err(DomainError::FailedPrecondition(
+            "the ordering customer does not exist".to_owned(),
+        ))
     }
 }
 

@@ -306,7 +306,9 @@ fn status_serializes_lowercase() {
 fn unknown_customer_may_not_order() {
     assert_eq!(
         ensure_customer_may_order(&Customer::default()),
-        Err(DomainError::NotFound("customer".to_owned()))
+        Err(DomainError::FailedPrecondition(
+            "the ordering customer does not exist".to_owned()
+        ))
     );
 }
 

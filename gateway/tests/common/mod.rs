@@ -64,12 +64,13 @@ pub fn config(command_url: &str, query_url: &str, extra: &[&str]) -> Config {
 
 /// An in-process command-service on its own MongoDB database; returns its URL.
 pub async fn command_service() -> String {
-    let app =
-        command_service::startup::Application::build(command_service::config::Config::ephemeral(
-            &testkit::mongo::uri(),
-            &testkit::unique_name("t"),
-            &testkit::kafka::brokers(),
-        ))
+    let mut config = command_service::config::Config::ephemeral(
+        &testkit::mongo::uri(),
+        &testkit::unique_name("t"),
+        &testkit::kafka::brokers(),
+    );
+    config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
+    let app = command_service::startup::Application::build(config)
         .await
         .expect("command-service");
     let url = format!("http://{}", app.local_addr());
@@ -80,13 +81,12 @@ pub async fn command_service() -> String {
 /// An in-process query-service (projector on) on a fresh Postgres database; returns its URL.
 pub async fn query_service(command_url: &str) -> String {
     let db = testkit::postgres::fresh_database().await;
-    let app = query_service::startup::Application::build(query_service::config::Config::ephemeral(
-        &db.url,
-        &testkit::kafka::brokers(),
-        command_url,
-    ))
-    .await
-    .expect("query-service");
+    let mut config =
+        query_service::config::Config::ephemeral(&db.url, &testkit::kafka::brokers(), command_url);
+    config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
+    let app = query_service::startup::Application::build(config)
+        .await
+        .expect("query-service");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     url

@@ -77,13 +77,68 @@ pub async fn run(
         last_timestamp_ms.clone(),
         shutdown.clone(),
     ));
-    let mut batches = consumer.stream().ready_chunks(batch_size.max(1));
+    // Reading and parsing the next batch overlaps with writing the current one: under a backlog
+    // both take time, and Postgres and Kafka are different servers.
+    let (batches_tx, mut batches) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_batches(
+        consumer.clone(),
+        batch_size,
+        batches_tx,
+        last_timestamp_ms.clone(),
+        shutdown.clone(),
+    ));
+    loop {
+        let deliveries: Vec<Delivery> = tokio::select! {
+            () = shutdown.cancelled() => break,
+            batch = batches.recv() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+        };
+        let Some(outcomes) = apply_until_done(&projector, &deliveries, &shutdown).await else {
+            break;
+        };
+        record(&outcomes);
+        for ((topic, partition), next) in next_offsets(&deliveries) {
+            if let Err(e) = consumer.store_offset(&topic, partition, next) {
+                // The partition may have been revoked meanwhile; its new owner skips duplicates.
+                tracing::debug!(error = %e, topic, partition, "could not store offset");
+            }
+        }
+        if outcomes
+            .iter()
+            .any(|o| !matches!(o, Outcome::Applied | Outcome::Duplicate))
+        {
+            refresh_parked_gauges(projector.pool()).await;
+        }
+    }
+    drop(batches);
+    let _ = reader.await;
+    lag.abort();
+    // Commit what was stored before leaving the group, so a restart does not redeliver it.
+    let committer = consumer.clone();
+    let _ = tokio::task::spawn_blocking(move || committer.commit_consumer_state(CommitMode::Sync))
+        .await;
+    tracing::info!("projector stopped");
+    Ok(())
+}
+
+/// Collects whatever messages are ready (up to `batch_size`) into parsed deliveries and hands
+/// them to the writer, until shutdown or until the writer is gone.
+async fn read_batches(
+    consumer: Arc<StreamConsumer>,
+    batch_size: usize,
+    batches: tokio::sync::mpsc::Sender<Vec<Delivery>>,
+    last_timestamp_ms: Arc<AtomicI64>,
+    shutdown: CancellationToken,
+) {
+    let mut chunks = consumer.stream().ready_chunks(batch_size.max(1));
     loop {
         let chunk = tokio::select! {
-            () = shutdown.cancelled() => break,
-            chunk = batches.next() => match chunk {
+            () = shutdown.cancelled() => return,
+            chunk = chunks.next() => match chunk {
                 Some(chunk) => chunk,
-                None => break,
+                None => return,
             },
         };
         let mut deliveries = Vec::with_capacity(chunk.len());
@@ -106,34 +161,10 @@ pub async fn run(
                 Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
             }
         }
-        if deliveries.is_empty() {
-            continue;
-        }
-        let Some(outcomes) = apply_until_done(&projector, &deliveries, &shutdown).await else {
-            break;
-        };
-        record(&outcomes);
-        for ((topic, partition), next) in next_offsets(&deliveries) {
-            if let Err(e) = consumer.store_offset(&topic, partition, next) {
-                // The partition may have been revoked meanwhile; its new owner skips duplicates.
-                tracing::debug!(error = %e, topic, partition, "could not store offset");
-            }
-        }
-        if outcomes
-            .iter()
-            .any(|o| !matches!(o, Outcome::Applied | Outcome::Duplicate))
-        {
-            refresh_parked_gauges(projector.pool()).await;
+        if !deliveries.is_empty() && batches.send(deliveries).await.is_err() {
+            return;
         }
     }
-    drop(batches);
-    lag.abort();
-    // Commit what was stored before leaving the group, so a restart does not redeliver it.
-    let committer = consumer.clone();
-    let _ = tokio::task::spawn_blocking(move || committer.commit_consumer_state(CommitMode::Sync))
-        .await;
-    tracing::info!("projector stopped");
-    Ok(())
 }
 
 /// Retries a batch while the database is unreachable, with backoff, until shutdown.
