@@ -202,7 +202,8 @@ impl From<PathRejection> for ApiError {
         use axum::extract::path::ErrorKind;
         match rejection {
             PathRejection::FailedToDeserializePathParams(inner) => match inner.kind() {
-                ErrorKind::ParseErrorAtKey { key, value, .. } => {
+                ErrorKind::ParseErrorAtKey { key, value, .. }
+                | ErrorKind::DeserializeError { key, value, .. } => {
                     Self::invalid_field(key.clone(), format!("{value:?} is not a valid id"))
                 }
                 ErrorKind::ParseError { value, .. }
@@ -218,7 +219,23 @@ impl From<PathRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        Self::invalid(rejection.body_text())
+        let text = rejection.body_text();
+        // axum words it "Failed to deserialize query string: {parameter}: {problem}", the
+        // parameter's name coming from serde_path_to_error; naming it as a field lets a client
+        // point at the parameter, as for every other invalid input.
+        let parameter = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .and_then(|rest| rest.split_once(": "))
+            .filter(|(name, _)| {
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            });
+        match parameter {
+            Some((name, problem)) => Self::invalid_field(name, problem),
+            None => Self::invalid(text),
+        }
     }
 }
 
@@ -290,6 +307,20 @@ mod tests {
         let response = err.into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn a_bad_query_parameter_is_named() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Params {
+            #[allow(dead_code)] // only its parsing is under test
+            page_size: Option<u32>,
+        }
+        let uri: axum::http::Uri = "/x?page_size=lots".parse().expect("uri");
+        let rejection = axum::extract::Query::<Params>::try_from_uri(&uri).expect_err("rejected");
+        let err = ApiError::from(rejection);
+        assert_eq!(err.code, ErrorCode::InvalidArgument);
+        assert_eq!(err.details["fields"][0]["field"], "page_size");
     }
 
     #[test]

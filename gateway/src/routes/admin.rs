@@ -6,6 +6,7 @@ use cqrsplus_proto::query::v1 as q;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::{
     auth::Admin,
@@ -78,7 +79,8 @@ async fn list_dead_letters(
         .query_admin
         .clone()
         .list_dead_letters(grpc::request(message, Some(&admin.0), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(DeadLetterPage {
         dead_letters: reply
@@ -144,7 +146,8 @@ async fn replay_dead_letters(
         .query_admin
         .clone()
         .replay_dead_letters(grpc::request(message, Some(&admin.0), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(ReplayOutcome {
         replayed_count: reply.replayed_count,
@@ -244,7 +247,8 @@ async fn start_rebuild(
             Some(&admin.0),
             state.call_timeout,
         )?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok((
         StatusCode::ACCEPTED,
@@ -268,7 +272,8 @@ async fn rebuild_progress(
             Some(&admin.0),
             state.call_timeout,
         )?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     progress(reply.progress).map(Json)
 }
@@ -286,13 +291,13 @@ async fn latest_rebuild(
 
 /// Progress of one rebuild.
 #[utoipa::path(get, path = "/admin/rebuilds/{id}", tag = "admin",
-    params(("id" = String, Path, description = "rebuild id from starting it")),
+    params(("id" = Uuid, Path, description = "rebuild id from starting it")),
     security(("bearer" = [])), responses((status = OK, body = RebuildProgress)))]
 #[tracing::instrument(skip_all, fields(actor = %admin.0.subject, rebuild_id = %id))]
 async fn get_rebuild(
     State(state): State<AppState>,
     admin: Admin,
-    ApiPath(id): ApiPath<String>,
+    ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<RebuildProgress>, ApiError> {
-    rebuild_progress(&state, &admin, id).await
+    rebuild_progress(&state, &admin, id.to_string()).await
 }

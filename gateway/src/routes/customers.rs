@@ -18,7 +18,7 @@ use crate::{
     extract::{ApiJson, ApiPath, ApiQuery, CommandHeaders},
     grpc::{self, optional_timestamp},
     routes::{
-        orders::{Order, OrderPage, OrderStatus},
+        orders::{Order, OrderPage, OrderStatusFilter},
         reply::{self, Accepted, CommandHeaderDocs, CommandReply, with_etag},
     },
     startup::AppState,
@@ -111,7 +111,8 @@ async fn list_customers(
         .queries
         .clone()
         .list_customers(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(CustomerPage {
         customers: reply.customers.into_iter().map(Customer::from).collect(),
@@ -228,7 +229,8 @@ async fn get_customer(
         .queries
         .clone()
         .get_customer(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner()
         .customer
         .ok_or_else(|| ApiError::internal("GetCustomer reply without a customer"))?;
@@ -277,7 +279,7 @@ pub struct ListOrdersParams {
     /// `next_page_token` of the previous page.
     page_token: Option<String>,
     /// Only orders in this status.
-    status: Option<OrderStatus>,
+    status: Option<OrderStatusFilter>,
     /// Read your write: `ORDER_ID:VERSION` of an order just placed or changed.
     consistent_with: Option<String>,
 }
@@ -315,7 +317,8 @@ async fn list_customer_orders(
         .queries
         .clone()
         .list_customer_orders(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(OrderPage {
         orders: reply.orders.into_iter().map(Order::from).collect(),

@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Where an order is: placed → shipped → delivered, or placed → cancelled.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,
@@ -42,14 +42,24 @@ pub enum OrderStatus {
     Unknown,
 }
 
-impl From<OrderStatus> for q::OrderStatus {
-    fn from(s: OrderStatus) -> Self {
+/// The statuses a list of orders can be narrowed to: the real ones, without `unknown`, which
+/// only describes an answer (as a filter it would silently mean "any status").
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatusFilter {
+    Placed,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl From<OrderStatusFilter> for q::OrderStatus {
+    fn from(s: OrderStatusFilter) -> Self {
         match s {
-            OrderStatus::Placed => q::OrderStatus::Placed,
-            OrderStatus::Shipped => q::OrderStatus::Shipped,
-            OrderStatus::Delivered => q::OrderStatus::Delivered,
-            OrderStatus::Cancelled => q::OrderStatus::Cancelled,
-            OrderStatus::Unknown => q::OrderStatus::Unspecified,
+            OrderStatusFilter::Placed => q::OrderStatus::Placed,
+            OrderStatusFilter::Shipped => q::OrderStatus::Shipped,
+            OrderStatusFilter::Delivered => q::OrderStatus::Delivered,
+            OrderStatusFilter::Cancelled => q::OrderStatus::Cancelled,
         }
     }
 }
@@ -159,7 +169,8 @@ async fn get_order(
         .queries
         .clone()
         .get_order(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner()
         .order
         .ok_or_else(|| ApiError::internal("GetOrder reply without an order"))?;

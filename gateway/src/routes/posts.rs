@@ -170,7 +170,8 @@ async fn list_posts(
         .queries
         .clone()
         .list_posts(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(PostPage {
         posts: reply.posts.into_iter().map(Post::from).collect(),
@@ -252,7 +253,8 @@ async fn get_post(
         .queries
         .clone()
         .get_post(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     let mut post = Post::from(
         reply
@@ -411,7 +413,8 @@ async fn list_comments(
         .queries
         .clone()
         .list_comments(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(CommentPage {
         comments: reply.comments.into_iter().map(Comment::from).collect(),

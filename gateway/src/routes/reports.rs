@@ -49,6 +49,17 @@ impl Period {
                 v.add(field, "must be a month written YYYY-MM");
             }
         }
+        // Months written YYYY-MM order as text does; checked here so the 400 names a parameter.
+        if let (Some(from), Some(to)) = (self.from_month.as_deref(), self.to_month.as_deref())
+            && is_month(from)
+            && is_month(to)
+            && from > to
+        {
+            v.add(
+                "to_month",
+                format!("must not be before from_month ({from})"),
+            );
+        }
         v.finish()?;
         Ok(Some(q::MonthRange {
             from_month: self.from_month.clone().unwrap_or_default(),
@@ -99,7 +110,8 @@ async fn monthly_sales(
         .queries
         .clone()
         .monthly_sales_by_segment(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(MonthlySales {
         rows: reply
@@ -177,7 +189,8 @@ async fn top_customers(
         .queries
         .clone()
         .top_customers(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(TopCustomers {
         customers: reply
@@ -244,7 +257,8 @@ async fn repeat_customers(
         .queries
         .clone()
         .repeat_customers(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(RepeatCustomers {
         window_start: optional_timestamp(reply.window_start.as_ref()).unwrap_or_default(),
@@ -297,7 +311,8 @@ async fn sales_by_region(
         .queries
         .clone()
         .sales_by_region(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(SalesByRegion {
         regions: reply
@@ -380,7 +395,8 @@ async fn product_performance(
         .queries
         .clone()
         .product_performance(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(ProductPerformance {
         products: reply
@@ -450,7 +466,8 @@ async fn items_by_price_group(
         .queries
         .clone()
         .customer_items_by_price_group(grpc::request(message, caller.as_ref(), state.call_timeout)?)
-        .await?
+        .await
+        .map_err(grpc::query_error)?
         .into_inner();
     Ok(Json(PriceGroupPage {
         customers: reply
