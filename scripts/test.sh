@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # README command 2: every test, against real servers. Starts (installing when missing) the local
-# servers first, so it works on a fresh machine; running it again reuses them.
+# servers first, so it works on a fresh machine; running it again reuses them. After the Rust
+# suites it starts the whole stack (scripts/run.sh, left running) and tests the web UI: its unit
+# tests, then browser tests in Debian's Chromium against the running gateway.
 #
 # usage: scripts/test.sh [extra arguments for cargo nextest / cargo test]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -27,3 +29,31 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
+
+say "starting the whole stack for the web UI's tests"
+"$ROOT/scripts/run.sh" >"$LOG_DIR/run-for-tests.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/run-for-tests.log" >&2; die "scripts/run.sh failed (log: $LOG_DIR/run-for-tests.log)"; }
+
+say "running the web UI's unit tests (vitest)"
+(cd "$ROOT/web" && npm run --silent test)
+
+# Browser tests drive Debian's Chromium through playwright-core: no browser download is needed
+# (nor possible on a closed network).
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+if [[ ! -x "$CHROMIUM" ]]; then
+  say "installing Chromium for the browser tests"
+  apt_install chromium
+fi
+
+if [[ -f "$ROOT/.env" ]]; then set -a; source "$ROOT/.env"; set +a; fi
+GATEWAY_ADDR="${GATEWAY_HTTP_ADDR:-127.0.0.1:8080}"
+E2E_BASE_URL="http://127.0.0.1:${GATEWAY_ADDR##*:}"
+E2E_SCREENSHOTS="$ROOT/web/test-results/screenshots"
+# The browser tests sign in through the development sign-in, which .env may have turned off.
+if [[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$E2E_BASE_URL/api/v1/dev/sign-in")" == 404 ]]; then
+  die "the browser tests need the gateway's development sign-in: remove DEV_MODE=false from .env"
+fi
+say "running the browser tests against $E2E_BASE_URL"
+(cd "$ROOT/web" && CHROMIUM="$CHROMIUM" E2E_BASE_URL="$E2E_BASE_URL" E2E_SCREENSHOTS="$E2E_SCREENSHOTS" npm run --silent e2e)
+say "browser test screenshots: $E2E_SCREENSHOTS"
+say "the stack is still running for a look around: $E2E_BASE_URL (stop it with scripts/stop.sh)"

@@ -204,11 +204,12 @@ struct ClientFigures {
 /// then has all of them edit their own post in a loop for `duration`.
 async fn command_path(duration: Duration) -> anyhow::Result<CommandFigures> {
     let database = testkit::unique_name("bench");
-    let config = Config::ephemeral(
+    let mut config = Config::ephemeral(
         &testkit::mongo::uri(),
         &database,
         &testkit::kafka::brokers(),
     );
+    config.kafka_topic_prefix = format!("{}.", testkit::unique_name("bench"));
     let snapshot_every = config.snapshot_every;
     let app = Application::build(config)
         .await
@@ -535,7 +536,8 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
     let config = RelayConfig {
         brokers: testkit::kafka::brokers(),
         topic_partitions: 3,
-        topic_prefix: String::new(),
+        // Topics of this run only, so the backlog never reaches a running stack's projector.
+        topic_prefix: format!("{}.", testkit::unique_name("bench")),
         batch_size: RELAY_BATCH_SIZE,
         lease_ttl: Duration::from_secs(10),
         max_poll_interval: Duration::from_millis(200),

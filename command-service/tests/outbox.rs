@@ -34,11 +34,17 @@ use uuid::Uuid;
 
 const LEASE_TTL: Duration = Duration::from_secs(2);
 
+/// The event topics of this test process (see `testkit::kafka::topic_prefix`).
+fn test_topics() -> [String; 3] {
+    topics::prefixed(testkit::kafka::topic_prefix())
+}
+
 fn config(brokers: &str, batch_size: i64) -> RelayConfig {
     RelayConfig {
         brokers: brokers.to_owned(),
         topic_partitions: 3,
-        topic_prefix: String::new(),
+        // This test process's own topics: no other test (nor a running stack) reads them.
+        topic_prefix: testkit::kafka::topic_prefix().to_owned(),
         batch_size,
         lease_ttl: LEASE_TTL,
         max_poll_interval: Duration::from_millis(200),
@@ -219,7 +225,9 @@ async fn receive_until(
         }
         assert_eq!(
             Some(message.topic()),
-            topics::topic_for(&envelope.aggregate_type),
+            topics::topic_for(&envelope.aggregate_type)
+                .map(|t| format!("{}{t}", testkit::kafka::topic_prefix()))
+                .as_deref(),
             "event on the wrong topic"
         );
         assert_eq!(
@@ -371,8 +379,12 @@ async fn relay_publishes_every_stream_in_version_order_then_marks_dispatched() {
     // A small batch, so the backlog takes several rounds, full ones back to back.
     let relay = Relay::new(store.clone(), config(&testkit::kafka::brokers(), 4)).expect("relay");
     relay.ensure_topics().await.expect("ensure topics");
-    let consumer =
-        testkit::broker::consumer(&testkit::kafka::brokers(), &topics::ALL, Start::Now).await;
+    let consumer = testkit::broker::consumer(
+        &testkit::kafka::brokers(),
+        &test_topics().each_ref().map(String::as_str),
+        Start::Now,
+    )
+    .await;
 
     let mut streams = [
         Stream::new(Kind::Post),
@@ -442,8 +454,12 @@ async fn a_crash_between_publish_and_mark_republishes_in_order() {
     let (_db, store) = open_store().await;
     let relay = Relay::new(store.clone(), config(&testkit::kafka::brokers(), 500)).expect("relay");
     relay.ensure_topics().await.expect("ensure topics");
-    let consumer =
-        testkit::broker::consumer(&testkit::kafka::brokers(), &topics::ALL, Start::Now).await;
+    let consumer = testkit::broker::consumer(
+        &testkit::kafka::brokers(),
+        &test_topics().each_ref().map(String::as_str),
+        Start::Now,
+    )
+    .await;
 
     let mut streams = [
         Stream::new(Kind::Post),
@@ -560,7 +576,14 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
         tokio::task::spawn_blocking(move || {
             let client: rdkafka::consumer::BaseConsumer = config.create().expect("client");
             let metadata = client
-                .fetch_metadata(Some(topics::POSTS), Duration::from_secs(5))
+                .fetch_metadata(
+                    Some(&format!(
+                        "{}{}",
+                        testkit::kafka::topic_prefix(),
+                        topics::POSTS
+                    )),
+                    Duration::from_secs(5),
+                )
                 .expect("metadata");
             metadata.topics()[0].partitions().len()
         })
@@ -598,8 +621,12 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
     )
     .await;
 
-    let consumer =
-        testkit::broker::consumer(&broker.brokers(), &topics::ALL, Start::Beginning).await;
+    let consumer = testkit::broker::consumer(
+        &broker.brokers(),
+        &test_topics().each_ref().map(String::as_str),
+        Start::Beginning,
+    )
+    .await;
     let received = receive_until(&consumer, &ids(&streams), Duration::from_secs(30), |r| {
         has_all(r, &streams)
     })
@@ -623,7 +650,12 @@ async fn one_relay_holds_the_lease_and_another_takes_over() {
     let consumer = {
         let relay = Relay::new(store.clone(), config(&brokers, 500)).expect("relay");
         relay.ensure_topics().await.expect("ensure topics");
-        testkit::broker::consumer(&brokers, &topics::ALL, Start::Now).await
+        testkit::broker::consumer(
+            &brokers,
+            &test_topics().each_ref().map(String::as_str),
+            Start::Now,
+        )
+        .await
     };
 
     let mut relays = Vec::new();

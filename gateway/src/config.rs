@@ -31,7 +31,7 @@ pub struct Config {
     pub query_service_url: String,
 
     /// Folder of the built web UI; its index.html answers every path that is not an API route.
-    #[arg(long, env = "WEB_DIR", default_value = "web")]
+    #[arg(long, env = "WEB_DIR", default_value = "web/dist")]
     pub web_dir: PathBuf,
 
     /// Longest time one HTTP request may take before the gateway answers 504 (e.g. `10s`, `500ms`).

@@ -23,6 +23,7 @@ struct Stack {
     admin: QueryAdminClient<Channel>,
     pool: PgPool,
     prefix: String,
+    group: String,
     metrics_addr: std::net::SocketAddr,
 }
 
@@ -56,6 +57,7 @@ async fn start() -> Stack {
         &format!("http://{command_addr}"),
     );
     query_config.kafka_topic_prefix = prefix.clone();
+    let group = query_config.consumer_group.clone();
     let query_app = query_service::startup::Application::build(query_config)
         .await
         .expect("build query-service");
@@ -71,6 +73,7 @@ async fn start() -> Stack {
         admin: QueryAdminClient::new(query_channel),
         pool,
         prefix,
+        group,
         metrics_addr,
     }
 }
@@ -432,4 +435,103 @@ async fn a_rebuild_yields_exactly_the_live_tables_and_readers_switch_in_one_step
     let more = like(&mut stack, "erin", &last.as_ref().unwrap().aggregate_id).await;
     let post = get_post_at(&mut stack, &more).await;
     assert_eq!(post.post.expect("post").version, more.version);
+}
+
+#[tokio::test]
+async fn the_projector_keeps_consuming_after_another_member_joins_and_leaves_its_group() {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "before the rebalance").await;
+    get_post_at(&mut stack, &first).await;
+
+    // A second instance of the same group comes and goes: partitions move to it and back.
+    let group: String = stack.group.clone();
+    {
+        let other: StreamConsumer = testkit::kafka::client_config()
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
+        other.subscribe(&[&topic]).expect("subscribe");
+        let _ = tokio::time::timeout(Duration::from_secs(8), other.recv()).await;
+    }
+
+    let after = create_post(&mut stack, "alice", "after the rebalance").await;
+    let post = get_post_at(&mut stack, &after).await;
+    assert_eq!(post.post.expect("post").message, "after the rebalance");
+}
+
+/// Events of streams whose first event is not PostCreated: version 1 is parked, the rest held.
+async fn flood(topic: &str, streams: usize) {
+    use cqrsplus_domain::{EnvelopeMeta, EventEnvelope, post::PostEvent};
+    let producer: FutureProducer = testkit::kafka::client_config()
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    let mut sends = Vec::new();
+    for _ in 0..streams {
+        let meta = EnvelopeMeta {
+            aggregate_type: "post".into(),
+            aggregate_id: uuid::Uuid::now_v7(),
+            command_id: uuid::Uuid::now_v7(),
+            correlation_id: uuid::Uuid::now_v7(),
+            actor: "flood".into(),
+            occurred_at: time::OffsetDateTime::now_utc(),
+        };
+        for version in 1..=10 {
+            let event = PostEvent::PostLiked {
+                user: format!("u{version}"),
+            };
+            let envelope = EventEnvelope::new(uuid::Uuid::now_v7(), version, &meta, &event);
+            let payload = serde_json::to_vec(&envelope).expect("json");
+            let key = meta.aggregate_id.to_string();
+            sends.push(
+                producer
+                    .send_result(FutureRecord::to(topic).key(&key).payload(&payload))
+                    .map_err(|(e, _)| e)
+                    .expect("enqueue"),
+            );
+        }
+    }
+    for send in sends {
+        send.await.expect("delivered").expect("acked");
+    }
+}
+
+#[tokio::test]
+async fn events_published_while_another_producer_floods_the_topic_are_all_applied() {
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "warm").await;
+    get_post_at(&mut stack, &first).await;
+    let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
+    let flooding = tokio::spawn(async move { flood(&topic, 500).await });
+    let mut results = Vec::new();
+    for n in 0..30 {
+        results.push(create_post(&mut stack, "alice", &format!("during the flood {n}")).await);
+    }
+    flooding.await.expect("flood");
+    for result in &results {
+        let post = get_post_at(&mut stack, result).await;
+        assert_eq!(post.post.expect("post").version, 1);
+    }
+}
+
+#[tokio::test]
+async fn the_projector_carries_on_after_a_flood_of_unappliable_events() {
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "before the flood").await;
+    get_post_at(&mut stack, &first).await;
+
+    let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
+    flood(&topic, 300).await;
+
+    let after = create_post(&mut stack, "alice", "after the flood").await;
+    let post = get_post_at(&mut stack, &after).await;
+    assert_eq!(post.post.expect("post").message, "after the flood");
+    let held: i64 = sqlx::query_scalar("select count(*) from held_events")
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert_eq!(held, 300 * 9);
 }

@@ -52,6 +52,9 @@ pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
         .set("fetch.wait.max.ms", "50")
         // Topics created after start (by command-service's relay) are picked up soon.
         .set("topic.metadata.refresh.interval.ms", "5000")
+        // A crashed instance's partitions move to the others after 10 s, not the default 45 s.
+        .set("session.timeout.ms", "10000")
+        .set("heartbeat.interval.ms", "2000")
         .create()
         .context("creating the Kafka consumer")?;
     let topics = cqrsplus_domain::topics::prefixed(&config.topic_prefix);
@@ -71,10 +74,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let consumer = Arc::new(consumer);
     let last_timestamp_ms = Arc::new(AtomicI64::new(0));
+    let batches_done = Arc::new(AtomicI64::new(0));
     let lag = tokio::spawn(report_lag(
         consumer.clone(),
         projector.pool().clone(),
         last_timestamp_ms.clone(),
+        batches_done.clone(),
         shutdown.clone(),
     ));
     // Reading and parsing the next batch overlaps with writing the current one: under a backlog
@@ -99,6 +104,7 @@ pub async fn run(
             break;
         };
         record(&outcomes);
+        batches_done.fetch_add(1, Ordering::Relaxed);
         for ((topic, partition), next) in next_offsets(&deliveries) {
             if let Err(e) = consumer.store_offset(&topic, partition, next) {
                 // The partition may have been revoked meanwhile; its new owner skips duplicates.
@@ -114,11 +120,18 @@ pub async fn run(
     }
     drop(batches);
     let _ = reader.await;
-    lag.abort();
-    // Commit what was stored before leaving the group, so a restart does not redeliver it.
-    let committer = consumer.clone();
-    let _ = tokio::task::spawn_blocking(move || committer.commit_consumer_state(CommitMode::Sync))
-        .await;
+    // The lag task stops at the same cancellation; waiting for it releases its consumer handle.
+    let _ = lag.await;
+    // Commit what was stored, then leave the group explicitly (the consumer closes when its last
+    // handle drops). A member that vanishes without leaving keeps its partitions until the broker
+    // times it out, which delays the next instance by the whole session timeout.
+    let _ = tokio::task::spawn_blocking(move || {
+        if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+            tracing::debug!(error = %e, "nothing to commit on shutdown");
+        }
+        drop(consumer);
+    })
+    .await;
     tracing::info!("projector stopped");
     Ok(())
 }
@@ -234,12 +247,18 @@ pub async fn refresh_parked_gauges(pool: &PgPool) {
 
 /// Every few seconds: lag in offsets (high watermark minus the consumer position, summed over
 /// the assigned partitions) and in seconds (age of the last message consumed while lagging).
+/// A lag that does not shrink while no batch completes for 30 s is reported as a stall (metric
+/// `projection_stalled` and an error log), so an operator or an alert sees it.
 async fn report_lag(
     consumer: Arc<StreamConsumer>,
     pool: PgPool,
     last_timestamp_ms: Arc<AtomicI64>,
+    batches_done: Arc<AtomicI64>,
     shutdown: CancellationToken,
 ) {
+    const STALL_CHECKS: u32 = 6;
+    let mut idle_checks = 0;
+    let mut last_batches = batches_done.load(Ordering::Relaxed);
     refresh_parked_gauges(&pool).await;
     loop {
         tokio::select! {
@@ -250,10 +269,26 @@ async fn report_lag(
         let lag = tokio::task::spawn_blocking(move || offset_lag(&probe)).await;
         let Ok(Some(lag)) = lag else { continue };
         metrics::gauge!("projection_lag_offsets").set(lag as f64);
-        let seconds = if lag == 0 {
+        let batches = batches_done.load(Ordering::Relaxed);
+        idle_checks = if lag > 0 && batches == last_batches {
+            idle_checks + 1
+        } else {
+            0
+        };
+        last_batches = batches;
+        let stalled = idle_checks >= STALL_CHECKS;
+        if idle_checks == STALL_CHECKS {
+            tracing::error!(
+                lag,
+                "projector stalled: messages wait but none arrived for 30 s"
+            );
+        }
+        metrics::gauge!("projection_stalled").set(if stalled { 1.0 } else { 0.0 });
+        let last = last_timestamp_ms.load(Ordering::Relaxed);
+        // Nothing consumed yet in this process: the age is unknown, not 56 years.
+        let seconds = if lag == 0 || last == 0 {
             0.0
         } else {
-            let last = last_timestamp_ms.load(Ordering::Relaxed);
             let now = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
             ((now as i64 - last).max(0) as f64) / 1000.0
         };
@@ -266,16 +301,25 @@ async fn report_lag(
 fn offset_lag(consumer: &StreamConsumer) -> Option<i64> {
     let assignment = consumer.assignment().ok()?;
     let positions = consumer.position().ok()?;
-    let mut lag = 0;
-    for element in assignment.elements() {
-        let (_, high) = consumer
-            .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
-            .ok()?;
-        let position = positions
-            .find_partition(element.topic(), element.partition())
+    // A partition nothing was read from since it was assigned has no position yet: where the
+    // group committed is where reading will start.
+    let committed = consumer
+        .committed_offsets(assignment.clone(), Duration::from_secs(2))
+        .ok();
+    let known = |list: Option<&rdkafka::TopicPartitionList>, topic: &str, partition: i32| {
+        list.and_then(|l| l.find_partition(topic, partition))
             .and_then(|p| p.offset().to_raw())
             .filter(|o| *o >= 0)
-            .unwrap_or(0);
+    };
+    let mut lag = 0;
+    for element in assignment.elements() {
+        let (low, high) = consumer
+            .fetch_watermarks(element.topic(), element.partition(), Duration::from_secs(2))
+            .ok()?;
+        let (topic, partition) = (element.topic(), element.partition());
+        let position = known(Some(&positions), topic, partition)
+            .or_else(|| known(committed.as_ref(), topic, partition))
+            .unwrap_or(low);
         lag += (high - position).max(0);
     }
     Some(lag)
