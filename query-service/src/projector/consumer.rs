@@ -48,7 +48,9 @@ pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
         .set("auto.commit.interval.ms", "1000")
         // Only offsets whose events are committed in Postgres may be committed to Kafka.
         .set("enable.auto.offset.store", "false")
-        // Low latency from publish to projection: do not let the broker hold fetches long.
+        // Low latency from publish to projection: a broker that answers a fetch only when the wait
+        // is over (the local one does) adds up to this much to every event (p50 88 ms at 50, 222 ms
+        // at 500 in the benchmark); the price is more fetches while idle.
         .set("fetch.wait.max.ms", "50")
         // Topics created after start (by command-service's relay) are picked up soon.
         .set("topic.metadata.refresh.interval.ms", "5000")
