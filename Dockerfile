@@ -2,7 +2,7 @@
 FROM node:20-bookworm-slim AS web
 WORKDIR /web
 COPY web/package.json web/package-lock.json ./
-RUN npm ci
+RUN npm install --no-audit --no-fund
 COPY web ./
 RUN npm run build
 

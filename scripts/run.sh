@@ -17,14 +17,17 @@ if [[ -f "$ROOT/.env" ]]; then set -a; source "$ROOT/.env"; set +a; fi
 export DEV_MODE="${DEV_MODE:-true}"
 export WEB_DIR="${WEB_DIR:-$ROOT/web/dist}"
 
-# build_web: install the web UI's packages when the lockfile changed (npm ci is slow and needs the
+# build_web: install the web UI's packages when the lockfile changed (slow, and it needs the
 # registry), and rebuild web/dist when a source is newer than the last build.
 build_web() {
   command -v npm >/dev/null || die "npm not found: install Node.js 20 or newer (with npm) and re-run"
   local web="$ROOT/web"
   if [[ ! -d "$web/node_modules" || "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]]; then
-    say "installing the web UI's packages (npm ci)"
-    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+    # `npm install` with the committed lockfile installs exactly its versions. Not `npm ci`: npm 11
+    # refuses a lockfile that lacks other platforms' optional packages (rollup's), and the npm
+    # config on these machines (omit-lockfile-registry-resolved) writes lockfiles that way.
+    say "installing the web UI's packages (npm install, from package-lock.json)"
+    (cd "$web" && npm install --no-audit --no-fund --loglevel=error)
   fi
   if [[ ! -f "$web/dist/index.html" ]] ||
      [[ -n "$(find "$web/src" "$web/index.html" "$web/package-lock.json" "$web/vite.config.ts" "$web/tsconfig.json" \
