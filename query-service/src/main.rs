@@ -32,13 +32,7 @@ async fn main() -> anyhow::Result<()> {
 /// Runs a rebuild in this process, drawing its progress until it ends.
 async fn rebuild_with_progress_bar(config: Config) -> anyhow::Result<()> {
     read_model::prepare(&config.database_url).await?;
-    let (progress, run) = Rebuild {
-        database_url: config.database_url.clone(),
-        command_service_url: config.command_service_url.clone(),
-        batch_size: config.projector_batch_size as usize,
-    }
-    .prepare()
-    .await?;
+    let (progress, run) = Rebuild::from_config(&config).prepare().await?;
     let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template(
             "{spinner} {msg:10} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",

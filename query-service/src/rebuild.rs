@@ -95,6 +95,16 @@ pub struct Rebuild {
 }
 
 impl Rebuild {
+    /// A rebuild of the read model `config` names, through its command-service, in batches of
+    /// the projector's size.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            database_url: config.database_url.clone(),
+            command_service_url: config.command_service_url.clone(),
+            batch_size: config.projector_batch_size as usize,
+        }
+    }
+
     /// Prepares a rebuild: takes the rebuild lock on a dedicated connection (held until the rebuild
     /// ends) and returns its progress handle and the future that runs it. Fails at once if another
     /// rebuild holds the lock.

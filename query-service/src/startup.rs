@@ -61,7 +61,6 @@ impl Application {
                 brokers: config.kafka_brokers.clone(),
                 group: config.consumer_group.clone(),
                 topic_prefix: config.kafka_topic_prefix.clone(),
-                batch_size,
             })?)
         } else {
             None
@@ -85,11 +84,7 @@ impl Application {
             consistency_wait: config.consistency_wait,
             consumer,
             batch_size,
-            rebuild: Rebuild {
-                database_url: config.database_url.clone(),
-                command_service_url: config.command_service_url.clone(),
-                batch_size,
-            },
+            rebuild: Rebuild::from_config(&config),
         })
     }
 

@@ -32,8 +32,6 @@ pub struct ConsumerConfig {
     pub brokers: String,
     pub group: String,
     pub topic_prefix: String,
-    /// Most messages per transaction.
-    pub batch_size: usize,
 }
 
 /// Creates the group consumer, subscribed to every event topic.

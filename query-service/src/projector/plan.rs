@@ -7,7 +7,7 @@
 //!
 //! Pure: no I/O, no sqlx or Kafka types; `write` turns a plan into SQL.
 
-use std::collections::{BTreeMap, HashMap, HashSet, btree_map::Entry};
+use std::collections::{BTreeMap, HashMap, btree_map::Entry};
 
 use cqrsplus_domain::{EventEnvelope, customer::CustomerEvent, order::OrderEvent, post::PostEvent};
 use time::OffsetDateTime;
@@ -43,12 +43,12 @@ impl Delivery {
         }
     }
 
-    /// An event read from the event store (rebuilds).
+    /// An event read from the event store (rebuilds). It has no payload: only deliveries with a
+    /// Kafka source are ever held or parked, which is what the bytes are kept for.
     pub fn from_envelope(envelope: EventEnvelope) -> Self {
-        let payload = serde_json::to_vec(&envelope).unwrap_or_default();
         Self {
             source: None,
-            payload,
+            payload: Vec::new(),
             envelope: Ok(envelope),
         }
     }
@@ -66,13 +66,6 @@ pub enum Outcome {
     },
     /// Retrying cannot apply it; parked in `dead_letters` with the reason.
     Parked(String),
-}
-
-/// An event held after a gap, as loaded from `held_events`.
-#[derive(Debug, Clone)]
-pub struct HeldEvent {
-    pub source: Source,
-    pub payload: Vec<u8>,
 }
 
 /// Everything the writer must do for a batch.
@@ -348,11 +341,6 @@ impl Plan {
             Typed::Customer(event) => fold_customer(self.customers.entry(id), event, at, version),
             Typed::Order(event) => fold_order(self.orders.entry(id), event, at, version),
         }
-    }
-
-    /// Aggregates whose checkpoint this plan advances.
-    pub fn touched(&self) -> HashSet<Uuid> {
-        self.checkpoints.keys().copied().collect()
     }
 }
 

@@ -10,16 +10,8 @@ pub mod paging;
 pub mod posts;
 pub mod reports;
 
-use time::OffsetDateTime;
-
-/// A database time as the protobuf timestamp the contract uses.
-pub fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.unix_timestamp(),
-        // Always within 0..1e9, so the cast cannot truncate.
-        nanos: at.nanosecond() as i32,
-    }
-}
+/// A database time as the protobuf timestamp the contract uses (the project's one conversion).
+pub use cqrsplus_proto::convert::timestamp;
 
 /// Parses a request id field, naming the field when it is not a UUID.
 pub fn parse_id(
