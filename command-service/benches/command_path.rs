@@ -6,11 +6,13 @@
 //!    (16 concurrent clients, each on its own post, for `BENCH_SECONDS`), next to 16 tasks doing
 //!    nothing but `insert_one` of a commit-shaped document into a fresh collection. A command can
 //!    never beat one insert (the commit IS one insert), so the ratio says how much of the Mongo
-//!    budget the rest of a command (loading, the position counter, snapshots, the relay running
-//!    alongside, gRPC) costs.
+//!    budget the rest of a command (loading, snapshots, the relay reading and marking the same
+//!    commits alongside, gRPC) costs.
 //! 2. **Relay vs raw producer.** A backlog of `BENCH_RELAY_EVENTS` single-event commits drained by
 //!    a `Relay`, next to an idempotent rdkafka producer (acks=all) sending as many messages of the
-//!    same size to a fresh topic. The relay has to read the commits and mark them dispatched as
+//!    same size to a fresh topic, and next to the event store's share alone (reading and marking
+//!    the same backlog with the relay's queries, nothing published), which bounds the relay
+//!    from the other side. The relay has to read the commits and mark them dispatched as
 //!    well, so the ratio says how much of the broker's rate survives that bookkeeping.
 //!
 //! Ratios, not absolute rates, are what to compare between runs and machines: the machine is small
@@ -87,21 +89,28 @@ fn main() -> anyhow::Result<()> {
             testkit::kafka::brokers()
         );
 
-        println!("\n[1/4] command path: EditPost over gRPC ...");
+        println!("\n[1/5] command path: EditPost over gRPC ...");
         let commands = command_path(duration).await?;
         commands.print();
 
-        println!("\n[2/4] raw mongo: insert_one of commit-shaped documents ...");
+        println!("\n[2/5] raw mongo: insert_one of commit-shaped documents ...");
         let inserts = raw_mongo_inserts(duration).await?;
         inserts.print("inserts");
 
-        println!("\n[3/4] relay: draining a backlog of {relay_events} single-event commits ...");
+        println!("\n[3/5] relay: draining a backlog of {relay_events} single-event commits ...");
         let relay = relay_drain(relay_events).await?;
         relay.print();
 
-        println!("\n[4/4] raw producer: {relay_events} messages, idempotent, acks=all ...");
+        println!("\n[4/5] raw producer: {relay_events} messages, idempotent, acks=all ...");
         let produced = raw_producer(relay_events, relay.payload_len).await?;
         produced.print("messages");
+
+        println!(
+            "\n[5/5] raw outbox bookkeeping: read and mark {relay_events} commits, \
+             {RELAY_BATCH_SIZE} at a time, no broker ..."
+        );
+        let bookkeeping = raw_bookkeeping(relay_events).await?;
+        bookkeeping.print("commits read and marked");
 
         let command_rate = commands.rate();
         let insert_rate = inserts.rate();
@@ -136,6 +145,22 @@ fn main() -> anyhow::Result<()> {
             "raw producer  {producer_rate:>9.1} msg/s   ratio {:.2} (target >= 0.5)  errors {}",
             ratio(relay_rate, producer_rate),
             produced.errors
+        );
+        // The relay's rate once running (its first round done), like the raw producer's, which
+        // is timed from its first send with the client and topic already created.
+        let warm_rate = relay.warm_rate();
+        println!(
+            "relay, warm   {warm_rate:>9.1} ev/s    ratio {:.2} to the raw producer",
+            ratio(warm_rate, producer_rate)
+        );
+        // What the event store allows: every relayed commit must be read and marked, so the
+        // relay can never beat this, whatever the broker does.
+        let bookkeeping_rate = bookkeeping.rate();
+        println!(
+            "raw bookkeeping {bookkeeping_rate:>7.1} commits/s ratio {:.2} of it reached by the \
+             relay (warm {:.2})",
+            ratio(relay_rate, bookkeeping_rate),
+            ratio(warm_rate, bookkeeping_rate)
         );
         Ok(())
     })
@@ -481,6 +506,8 @@ struct RelayFigures {
     elapsed: Duration,
     /// From starting the relay to the first commit marked dispatched.
     first_progress: Option<Duration>,
+    /// Commits already dispatched when the first one was seen dispatched.
+    dispatched_at_first_progress: u64,
     drained: bool,
     /// Commits still undispatched when the measurement ended.
     left: u64,
@@ -497,11 +524,29 @@ impl RelayFigures {
         }
     }
 
+    /// Events per second after the first observed dispatch: without the relay's start (lease,
+    /// topics, producer connection) and its first round.
+    fn warm_rate(&self) -> f64 {
+        match self.first_progress {
+            Some(first) if self.drained => per_second(
+                self.events
+                    .saturating_sub(self.dispatched_at_first_progress),
+                self.elapsed.saturating_sub(first),
+            ),
+            _ => 0.0,
+        }
+    }
+
     #[allow(clippy::print_stdout)]
     fn print(&self) {
         self.append.print("commits appended (setup, no relay)");
         match self.first_progress {
-            Some(first) => println!("  first commit dispatched after {:.0} ms", ms(first)),
+            Some(first) => println!(
+                "  first commit dispatched after {:.0} ms ({} by then); warm: {:.1} ev/s",
+                ms(first),
+                self.dispatched_at_first_progress,
+                self.warm_rate()
+            ),
             None => println!("  first dispatch not observed"),
         }
         if self.drained {
@@ -544,10 +589,9 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
         instance_id: testkit::unique_name("bench-relay"),
     };
     let relay = Relay::new(store.clone(), config.clone()).context("creating the relay")?;
-    // A second handle only to read the backlog, as the tests do. `backlog()` counts the
-    // undispatched commits, which the local wire server does by scanning the whole collection
-    // (hundreds of ms at this size): polling it would slow down the relay being measured. So
-    // the clock is watched with two cheap indexed look-ups, and `backlog()` confirms the end.
+    // A second handle only to read the backlog, as the tests do. Polling `backlog()` itself
+    // would add its two queries to the server the relay being measured uses, so the clock is
+    // watched with two cheap look-ups, and `backlog()` confirms the end.
     let inspector = Relay::new(store.clone(), config).context("creating the inspecting relay")?;
     let commits = store.commits().clone_with_type::<Document>();
     let oldest = commits
@@ -560,6 +604,7 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
     let started = Instant::now();
     let running = tokio::spawn(relay.run(shutdown.clone()));
     let mut first_progress = None;
+    let mut dispatched_at_first_progress = 0;
     let mut pending = oldest.is_some();
     while pending && started.elapsed() < RELAY_DEADLINE {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -571,6 +616,8 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
                 .is_some()
         {
             first_progress = Some(started.elapsed());
+            let left = store.undispatched_count().await?;
+            dispatched_at_first_progress = append.count.saturating_sub(left);
         }
         pending = commits
             .find_one(doc! { "dispatched": false })
@@ -591,6 +638,7 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
         append,
         elapsed,
         first_progress,
+        dispatched_at_first_progress,
         drained: left == 0,
         left,
         payload_len,
@@ -618,6 +666,7 @@ async fn append_backlog(store: &EventStore, events: u64) -> anyhow::Result<Throu
                         stream_id: *stream,
                         aggregate_type: "post",
                         expected_version: *version,
+                        after_position: 0,
                         command_id: envelope.command_id,
                         events: vec![envelope],
                         committed_at: OffsetDateTime::now_utc(),
@@ -659,6 +708,35 @@ async fn append_backlog(store: &EventStore, events: u64) -> anyhow::Result<Throu
 /// Sends `messages` messages of `payload_len` bytes (a real serialized envelope, padded or cut to
 /// that length), keyed and with the relay's two headers, to a fresh 3-partition topic with an
 /// idempotent acks=all producer, and waits for every delivery.
+/// The event store's side of relaying, alone: a backlog like the relay's, read in store order
+/// and marked dispatched round by round with the same queries, nothing published.
+async fn raw_bookkeeping(commits: u64) -> anyhow::Result<Throughput> {
+    let database = testkit::unique_name("bench");
+    let db = testkit::mongo::client().await.database(&database);
+    let store = EventStore::open(&db, 0)
+        .await
+        .context("opening the event store")?;
+    let appended = append_backlog(&store, commits).await?;
+    let started = Instant::now();
+    let mut count = 0;
+    loop {
+        let round = store.undispatched(RELAY_BATCH_SIZE, &[]).await?;
+        if round.is_empty() {
+            break;
+        }
+        let positions: Vec<i64> = round.iter().map(|commit| commit.position).collect();
+        count += store.mark_dispatched(positions).await?;
+    }
+    let elapsed = started.elapsed();
+    drop_database(&database).await;
+    Ok(Throughput {
+        count,
+        elapsed,
+        errors: appended.errors,
+        first_error: appended.first_error,
+    })
+}
+
 async fn raw_producer(messages: u64, payload_len: usize) -> anyhow::Result<Throughput> {
     let topic = testkit::kafka::fresh_topic(3).await;
     let producer: FutureProducer = testkit::kafka::client_config()

@@ -277,7 +277,12 @@ impl Commands {
         meta: &CommandMeta,
     ) -> Result<Executed, ServiceError> {
         let Decision {
-            loaded: Loaded { mut state, version },
+            loaded:
+                Loaded {
+                    mut state,
+                    version,
+                    position,
+                },
             events,
             now,
         } = decision;
@@ -309,6 +314,7 @@ impl Commands {
                 stream_id: id,
                 aggregate_type: A::TYPE,
                 expected_version: version,
+                after_position: position,
                 command_id: meta.command_id,
                 events: envelopes.clone(),
                 committed_at: now,
@@ -321,13 +327,14 @@ impl Commands {
                     state.apply(event);
                 }
                 self.store
-                    .maybe_snapshot(id, &state, version + 1, appended.last_version, now)
+                    .maybe_snapshot(id, &state, version + 1, appended, now)
                     .await;
                 self.cache.put(
                     id,
                     Loaded {
                         state,
                         version: appended.last_version,
+                        position: appended.position,
                     },
                 );
                 Ok(Executed {

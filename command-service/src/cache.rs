@@ -83,6 +83,7 @@ mod tests {
         Loaded {
             state: A::default(),
             version,
+            position: 0,
         }
     }
 

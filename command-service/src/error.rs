@@ -59,7 +59,9 @@ impl ServiceError {
                 }
                 StoreError::WrongType { .. } => ErrorCode::NotFound,
                 StoreError::Unavailable(_) => ErrorCode::Unavailable,
-                StoreError::Corrupt(_) | StoreError::Internal(_) => ErrorCode::Internal,
+                StoreError::Corrupt(_) | StoreError::Internal(_) | StoreError::PositionTaken(_) => {
+                    ErrorCode::Internal
+                }
             },
         }
     }

@@ -20,7 +20,7 @@ use std::{
 };
 
 use cqrsplus_domain::topics;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::Document;
 use rdkafka::{
     ClientConfig,
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
@@ -40,14 +40,18 @@ pub use lease::{OUTBOX_LEASE_ID, RELAY_LEASES};
 
 use crate::store::{
     EventStore, StoreError,
-    commit::{COMMITS, CommitDocument, millis},
-    mongo::classify,
+    commit::{CommitDocument, millis},
 };
 
 /// First pause after an idle round or an error; doubled on each further one.
 const MIN_BACKOFF: Duration = Duration::from_millis(10);
 /// Longest wait for the producer to hand over what it still holds when the relay stops.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the relay lets further appends gather after one woke it. Without it, a busy command
+/// path wakes a round per commit, and each round's fixed cost (a query and an update on the event
+/// store) is paid per commit on the same server the commands need; a few milliseconds of latency
+/// buy rounds of many commits.
+const APPEND_LINGER: Duration = Duration::from_millis(5);
 /// Least time between two measurements of the backlog gauges while the relay is busy.
 const BACKLOG_INTERVAL: Duration = Duration::from_secs(2);
 /// Longest wait for a topic-creation request.
@@ -112,8 +116,65 @@ struct Round {
     read: usize,
     /// Commits whose events were all acknowledged, with every earlier commit of the round too.
     acknowledged: usize,
-    /// Commits marked dispatched.
+    /// Commits marked dispatched (in a pipelined round: the previous round's).
     marked: usize,
+}
+
+/// What publishing a round's commits achieved.
+#[derive(Debug, Default)]
+struct Published {
+    /// Events in the commits that could be routed.
+    total: usize,
+    /// Events acknowledged.
+    events: usize,
+    /// Leading commits whose events were all acknowledged: the ones that may be marked.
+    acknowledged: usize,
+    first_failure: Option<String>,
+}
+
+impl Published {
+    fn into_result(self, round: Round) -> Result<Round, RelayError> {
+        match self.first_failure {
+            Some(first) => Err(RelayError::Delivery {
+                failed: self.total - self.events,
+                total: self.total,
+                first,
+            }),
+            None => Ok(round),
+        }
+    }
+}
+
+/// A round's commits being marked dispatched in the background.
+struct Marking {
+    positions: Vec<i64>,
+    task: tokio::task::JoinHandle<Result<u64, StoreError>>,
+}
+
+impl Marking {
+    fn start(store: &EventStore, positions: Vec<i64>) -> Self {
+        let store = store.clone();
+        let marked = positions.clone();
+        Self {
+            positions,
+            task: tokio::spawn(async move { store.mark_dispatched(marked).await }),
+        }
+    }
+
+    /// How many commits were marked.
+    async fn finish(self) -> Result<usize, RelayError> {
+        match self.task.await {
+            Ok(Ok(marked)) => Ok(usize::try_from(marked).unwrap_or(self.positions.len())),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(RelayError::Store(StoreError::Internal(format!(
+                "marking task failed: {e}"
+            )))),
+        }
+    }
+}
+
+fn positions(commits: &[CommitDocument]) -> Vec<i64> {
+    commits.iter().map(|commit| commit.position).collect()
 }
 
 /// Publishes the outbox to Kafka while it holds the lease.
@@ -236,12 +297,8 @@ impl Relay {
 
     /// How many commits wait to be dispatched, and for how long the oldest has.
     pub async fn backlog(&self) -> Result<Backlog, RelayError> {
-        let commits = self.store.commits();
-        let count = commits
-            .count_documents(doc! { "dispatched": false })
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
-        let oldest = self.oldest_undispatched(1).await?;
+        let count = self.store.undispatched_count().await?;
+        let oldest = self.store.undispatched(1, &[]).await?;
         let oldest_age = oldest.first().map_or(Duration::ZERO, |commit| {
             let age = now_millis().saturating_sub(commit.committed_at.timestamp_millis());
             Duration::from_millis(u64::try_from(age).unwrap_or(0))
@@ -322,6 +379,7 @@ impl Relay {
         let mut backoff = MIN_BACKOFF;
         let mut topics_ready = false;
         let mut backlog_measured: Option<Instant> = None;
+        let mut marking: Option<Marking> = None;
         loop {
             if !*held.borrow_and_update() {
                 tokio::select! {
@@ -357,7 +415,7 @@ impl Relay {
             // so the next holder publishes it again.
             let round = tokio::select! {
                 () = shutdown.cancelled() => return,
-                round = self.round(self.config.batch_size, true) => round,
+                round = self.pipelined_round(self.config.batch_size, &mut marking) => round,
             };
             if matches!(&round, Ok(r) if r.read == 0) {
                 record_empty_backlog();
@@ -368,13 +426,13 @@ impl Relay {
             let wake_on_append = match round {
                 Ok(round)
                     if round.read as i64 >= self.config.batch_size
-                        && round.marked == round.read =>
+                        && round.acknowledged == round.read =>
                 {
                     backoff = MIN_BACKOFF;
                     continue;
                 }
                 Ok(round) => {
-                    if round.marked > 0 {
+                    if round.acknowledged > 0 {
                         backoff = MIN_BACKOFF;
                     }
                     true
@@ -411,7 +469,10 @@ impl Relay {
         };
         tokio::select! {
             () = shutdown.cancelled() => false,
-            () = appended => true,
+            () = appended => tokio::select! {
+                () = shutdown.cancelled() => false,
+                () = tokio::time::sleep(APPEND_LINGER) => true,
+            },
             () = tokio::time::sleep(wait) => true,
         }
     }
@@ -419,19 +480,73 @@ impl Relay {
     /// Publishes up to `limit` undispatched commits in store order and, when `mark`, marks the
     /// acknowledged prefix dispatched.
     async fn round(&self, limit: i64, mark: bool) -> Result<Round, RelayError> {
-        let commits = self.oldest_undispatched(limit).await?;
+        let commits = self.store.undispatched(limit, &[]).await?;
+        let published = self.publish(&commits).await;
         let mut round = Round {
             read: commits.len(),
-            ..Round::default()
+            acknowledged: published.acknowledged,
+            marked: 0,
         };
-        if commits.is_empty() {
-            return Ok(round);
+        if mark && published.acknowledged > 0 {
+            let marked = self
+                .store
+                .mark_dispatched(positions(&commits[..published.acknowledged]))
+                .await?;
+            round.marked = usize::try_from(marked).unwrap_or(published.acknowledged);
         }
+        published.into_result(round)
+    }
 
-        let routed = route(&commits, &self.config.topic_prefix);
+    /// A round that overlaps with the previous one: the commits whose marking is still under way
+    /// are left out of the read, the previous marking finishes while this round's events are
+    /// being acknowledged, and this round's marking is left running for the next round to wait
+    /// for. Mongo then reads and marks while Kafka acknowledges, instead of each waiting for the
+    /// other. Per-stream order holds as in `round`: everything left out was published already.
+    async fn pipelined_round(
+        &self,
+        limit: i64,
+        marking: &mut Option<Marking>,
+    ) -> Result<Round, RelayError> {
+        let in_flight = marking.as_ref().map_or(&[][..], |m| &m.positions[..]);
+        let commits = self.store.undispatched(limit, in_flight).await?;
+        let previous = marking.take();
+        let (published, previous) = tokio::join!(self.publish(&commits), async move {
+            match previous {
+                Some(previous) => Some(previous.finish().await),
+                None => None,
+            }
+        });
+        let round = Round {
+            read: commits.len(),
+            acknowledged: published.acknowledged,
+            marked: match &previous {
+                Some(Ok(marked)) => *marked,
+                _ => 0,
+            },
+        };
+        if published.acknowledged > 0 {
+            *marking = Some(Marking::start(
+                &self.store,
+                positions(&commits[..published.acknowledged]),
+            ));
+        }
+        if let Some(Err(e)) = previous {
+            // Those commits stay undispatched and are read (and published) again: duplicates,
+            // which the read side drops.
+            return Err(e);
+        }
+        published.into_result(round)
+    }
+
+    /// Publishes the events of `commits` in order and waits for their acknowledgements.
+    async fn publish(&self, commits: &[CommitDocument]) -> Published {
+        let mut published = Published::default();
+        if commits.is_empty() {
+            return published;
+        }
+        let routed = route(commits, &self.config.topic_prefix);
         let producer = self.producer();
         let mut pending: Vec<Vec<DeliveryFuture>> = Vec::with_capacity(routed.len());
-        let mut enqueue_error = None;
         'commits: for messages in &routed {
             let mut deliveries = Vec::with_capacity(messages.len());
             for message in messages {
@@ -439,7 +554,7 @@ impl Relay {
                     Ok(delivery) => deliveries.push(delivery),
                     Err(e) => {
                         // Later events must not overtake this one: stop the round here.
-                        enqueue_error = Some(e);
+                        published.first_failure = Some(e.to_string());
                         pending.push(deliveries);
                         break 'commits;
                     }
@@ -448,64 +563,33 @@ impl Relay {
             pending.push(deliveries);
         }
 
-        let total: usize = routed.iter().map(Vec::len).sum();
-        let mut acknowledged_events = 0;
-        let mut first_failure = enqueue_error.map(|e| e.to_string());
+        published.total = routed.iter().map(Vec::len).sum();
         let mut prefix_intact = true;
         for (index, deliveries) in pending.into_iter().enumerate() {
             let expected = routed[index].len();
             let mut all_acknowledged = deliveries.len() == expected;
             for delivery in deliveries {
                 match delivery.await {
-                    Ok(Ok(_)) => acknowledged_events += 1,
+                    Ok(Ok(_)) => published.events += 1,
                     Ok(Err((e, _))) => {
                         all_acknowledged = false;
-                        first_failure.get_or_insert_with(|| e.to_string());
+                        published.first_failure.get_or_insert_with(|| e.to_string());
                     }
                     Err(_) => {
                         all_acknowledged = false;
-                        first_failure.get_or_insert_with(|| "delivery was cancelled".to_owned());
+                        published
+                            .first_failure
+                            .get_or_insert_with(|| "delivery was cancelled".to_owned());
                     }
                 }
             }
             prefix_intact &= all_acknowledged;
             if prefix_intact {
-                round.acknowledged += 1;
+                published.acknowledged += 1;
             }
         }
-        metrics::counter!("outbox_published_events_total").increment(acknowledged_events as u64);
-
-        if mark && round.acknowledged > 0 {
-            let positions: Vec<i64> = commits[..round.acknowledged]
-                .iter()
-                .map(|commit| commit.position)
-                .collect();
-            let marked = self
-                .store
-                .commits()
-                .update_many(
-                    doc! { "_id": { "$in": &positions }, "dispatched": false },
-                    doc! { "$set": { "dispatched": true } },
-                )
-                .await
-                .map_err(|e| classify(e, COMMITS))?;
-            round.marked = usize::try_from(marked.matched_count).unwrap_or(round.acknowledged);
-        }
-        match first_failure {
-            Some(first) => Err(RelayError::Delivery {
-                failed: total - acknowledged_events,
-                total,
-                first,
-            }),
-            None => Ok(round),
-        }
-    }
-
-    /// The oldest undispatched commits, up to `limit`, in position order. Store order keeps
-    /// each stream's versions in order: a writer draws the position of version n+1 only after it
-    /// read version n, so n's commit always has the smaller position.
-    async fn oldest_undispatched(&self, limit: i64) -> Result<Vec<CommitDocument>, RelayError> {
-        Ok(self.store.undispatched(limit).await?)
+        metrics::counter!("outbox_published_events_total").increment(published.events as u64);
+        published
     }
 
     /// Hands one event to the producer, waiting while its queue is full (never reordering).

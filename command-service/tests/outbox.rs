@@ -177,6 +177,7 @@ impl Stream {
                 stream_id: self.id,
                 aggregate_type,
                 expected_version: self.version,
+                after_position: 0,
                 command_id,
                 events: envelopes,
                 committed_at: OffsetDateTime::now_utc(),

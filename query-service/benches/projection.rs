@@ -395,6 +395,7 @@ async fn rebuild(events: usize) -> anyhow::Result<(u64, Duration)> {
                 stream_id: meta.aggregate_id,
                 aggregate_type: "post",
                 expected_version: 0,
+                after_position: 0,
                 command_id: meta.command_id,
                 events: envelopes,
                 committed_at: OffsetDateTime::now_utc(),

@@ -8,7 +8,6 @@ use anyhow::Context;
 use cqrsplus_proto::query::v1::{
     query_admin_server::QueryAdminServer, query_service_server::QueryServiceServer,
 };
-use rdkafka::consumer::StreamConsumer;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -39,7 +38,7 @@ pub struct Application {
     consistency_wait: Duration,
     projector: Projector,
     /// None when the projector is off in this instance.
-    consumer: Option<StreamConsumer>,
+    consumer: Option<consumer::ProjectorConsumer>,
     batch_size: usize,
     rebuild: Rebuild,
 }
@@ -57,11 +56,14 @@ impl Application {
         };
         let batch_size = config.projector_batch_size as usize;
         let consumer = if config.projector_enabled {
-            Some(consumer::subscribe(&ConsumerConfig {
-                brokers: config.kafka_brokers.clone(),
-                group: config.consumer_group.clone(),
-                topic_prefix: config.kafka_topic_prefix.clone(),
-            })?)
+            Some(consumer::subscribe(
+                &ConsumerConfig {
+                    brokers: config.kafka_brokers.clone(),
+                    group: config.consumer_group.clone(),
+                    topic_prefix: config.kafka_topic_prefix.clone(),
+                },
+                &pool,
+            )?)
         } else {
             None
         };

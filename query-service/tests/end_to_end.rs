@@ -24,6 +24,60 @@ struct Stack {
     pool: PgPool,
     prefix: String,
     metrics_addr: std::net::SocketAddr,
+    command_addr: std::net::SocketAddr,
+    database_url: String,
+    group: String,
+    /// Dropping it stops the stack's query-service, so it lives as long as the stack.
+    _query_stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// A query-service instance of a test, stopped (gracefully, leaving its group) by `stop`.
+struct QueryInstance {
+    addr: std::net::SocketAddr,
+    metrics_addr: std::net::SocketAddr,
+    pool: PgPool,
+    stop: tokio::sync::oneshot::Sender<()>,
+    running: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl QueryInstance {
+    async fn start(
+        database_url: &str,
+        command_addr: std::net::SocketAddr,
+        prefix: &str,
+        group: Option<&str>,
+    ) -> Self {
+        let mut config = query_service::config::Config::ephemeral(
+            database_url,
+            &testkit::kafka::brokers(),
+            &format!("http://{command_addr}"),
+        );
+        config.kafka_topic_prefix = prefix.to_owned();
+        if let Some(group) = group {
+            config.consumer_group = group.to_owned();
+        }
+        let app = query_service::startup::Application::build(config)
+            .await
+            .expect("build query-service");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        Self {
+            addr: app.local_addr(),
+            metrics_addr: app.metrics_addr(),
+            pool: app.pool().clone(),
+            stop,
+            running: tokio::spawn(app.run_until_stopped(async move {
+                let _ = stopped.await;
+            })),
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.running
+            .await
+            .expect("query-service task")
+            .expect("query-service stopped cleanly");
+    }
 }
 
 async fn channel(addr: std::net::SocketAddr) -> Channel {
@@ -50,28 +104,20 @@ async fn start() -> Stack {
     tokio::spawn(command_app.run_until_stopped(std::future::pending()));
 
     let db = testkit::postgres::fresh_database().await;
-    let mut query_config = query_service::config::Config::ephemeral(
-        &db.url,
-        &testkit::kafka::brokers(),
-        &format!("http://{command_addr}"),
-    );
-    query_config.kafka_topic_prefix = prefix.clone();
-    let query_app = query_service::startup::Application::build(query_config)
-        .await
-        .expect("build query-service");
-    let query_addr = query_app.local_addr();
-    let metrics_addr = query_app.metrics_addr();
-    let pool = query_app.pool().clone();
-    tokio::spawn(query_app.run_until_stopped(std::future::pending()));
-
-    let query_channel = channel(query_addr).await;
+    let group = format!("query-service-{}", uuid::Uuid::now_v7().simple());
+    let query = QueryInstance::start(&db.url, command_addr, &prefix, Some(&group)).await;
+    let query_channel = channel(query.addr).await;
     Stack {
         commands: CommandServiceClient::new(channel(command_addr).await),
         queries: QueryServiceClient::new(query_channel.clone()),
         admin: QueryAdminClient::new(query_channel),
-        pool,
+        pool: query.pool,
         prefix,
-        metrics_addr,
+        metrics_addr: query.metrics_addr,
+        command_addr,
+        database_url: db.url,
+        group,
+        _query_stop: query.stop,
     }
 }
 
@@ -93,10 +139,16 @@ fn token(result: &cmd::CommandResult) -> Option<ConsistencyToken> {
 /// Reads a post with a consistency token, retrying while the projection has not caught up (the
 /// consumer group's first assignment takes a few seconds on this broker).
 async fn get_post_at(stack: &mut Stack, result: &cmd::CommandResult) -> q::GetPostResponse {
+    read_post_at(&mut stack.queries, result).await
+}
+
+async fn read_post_at(
+    queries: &mut QueryServiceClient<Channel>,
+    result: &cmd::CommandResult,
+) -> q::GetPostResponse {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let reply = stack
-            .queries
+        let reply = queries
             .get_post(as_user(
                 "bob",
                 q::GetPostRequest {
@@ -432,6 +484,133 @@ async fn a_rebuild_yields_exactly_the_live_tables_and_readers_switch_in_one_step
     let more = like(&mut stack, "erin", &last.as_ref().unwrap().aggregate_id).await;
     let post = get_post_at(&mut stack, &more).await;
     assert_eq!(post.post.expect("post").version, more.version);
+}
+
+#[tokio::test]
+async fn the_projector_keeps_consuming_after_other_members_join_and_leave_its_group() {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "before the rebalances").await;
+    get_post_at(&mut stack, &first).await;
+
+    for round in 0..3 {
+        // Another member of the same group comes and goes: partitions move to it and back.
+        // It commits nothing, so only the projector decides where its partitions continue.
+        {
+            let other: StreamConsumer = testkit::kafka::client_config()
+                .set("group.id", &stack.group)
+                .set("enable.auto.commit", "false")
+                .create()
+                .expect("consumer");
+            let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
+            other.subscribe(&[&topic]).expect("subscribe");
+            let _ = tokio::time::timeout(Duration::from_secs(6), other.recv()).await;
+        }
+        let after = create_post(&mut stack, "alice", &format!("after rebalance {round}")).await;
+        let post = get_post_at(&mut stack, &after).await;
+        assert_eq!(
+            post.post.expect("post").message,
+            format!("after rebalance {round}")
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_instances_share_the_group_and_the_one_left_takes_over_every_partition() {
+    let mut stack = start().await;
+    let first = create_post(&mut stack, "alice", "one instance").await;
+    get_post_at(&mut stack, &first).await;
+
+    let second = QueryInstance::start(
+        &stack.database_url,
+        stack.command_addr,
+        &stack.prefix,
+        Some(&stack.group),
+    )
+    .await;
+    let mut results = Vec::new();
+    for n in 0..10 {
+        results.push(create_post(&mut stack, "alice", &format!("two instances {n}")).await);
+    }
+    for result in &results {
+        get_post_at(&mut stack, result).await;
+    }
+    second.stop().await;
+
+    let mut results = Vec::new();
+    for n in 0..10 {
+        results.push(create_post(&mut stack, "alice", &format!("one again {n}")).await);
+    }
+    for result in &results {
+        let post = get_post_at(&mut stack, result).await;
+        assert_eq!(post.post.expect("post").version, 1);
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_read_database_projects_the_whole_history_even_where_the_group_committed_further() {
+    let mut stack = start().await;
+    let mut results = Vec::new();
+    for n in 0..5 {
+        results.push(create_post(&mut stack, "alice", &format!("history {n}")).await);
+    }
+    for result in &results {
+        get_post_at(&mut stack, result).await;
+    }
+    // A new instance on an empty read database, in a group whose Kafka offsets say everything
+    // was consumed (as after pointing an existing deployment at a new database). The read model
+    // says nothing was applied, and the read model wins.
+    let fresh = testkit::postgres::fresh_database().await;
+    let other_group = format!("query-service-{}", uuid::Uuid::now_v7().simple());
+    commit_group_offsets_at_the_end(&other_group, &stack.prefix).await;
+    let instance = QueryInstance::start(
+        &fresh.url,
+        stack.command_addr,
+        &stack.prefix,
+        Some(&other_group),
+    )
+    .await;
+    let mut queries = QueryServiceClient::new(channel(instance.addr).await);
+    for result in &results {
+        let post = read_post_at(&mut queries, result).await;
+        assert_eq!(post.post.expect("post").version, 1);
+    }
+    instance.stop().await;
+}
+
+/// Commits `group`'s offsets at the end of every partition of the prefixed event topics, as a
+/// group that consumed everything would have.
+async fn commit_group_offsets_at_the_end(group: &str, prefix: &str) {
+    use rdkafka::{
+        Offset, TopicPartitionList,
+        consumer::{BaseConsumer, CommitMode, Consumer},
+    };
+    let group = group.to_owned();
+    let topics = cqrsplus_domain::topics::prefixed(prefix);
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = testkit::kafka::client_config()
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        let mut ends = TopicPartitionList::new();
+        for topic in &topics {
+            let metadata = consumer
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+                .expect("metadata");
+            for partition in metadata.topics()[0].partitions() {
+                let (_, high) = consumer
+                    .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
+                    .expect("watermarks");
+                ends.add_partition_offset(topic, partition.id(), Offset::Offset(high))
+                    .expect("offset");
+            }
+        }
+        assert!(ends.count() > 0, "the event topics have partitions");
+        consumer.commit(&ends, CommitMode::Sync).expect("commit");
+    })
+    .await
+    .expect("commit task");
 }
 
 /// Events of streams whose first event is not PostCreated: version 1 is parked, the rest held.

@@ -18,8 +18,6 @@ use super::StoreError;
 pub const COMMITS: &str = "commits";
 /// Collection of aggregate snapshots.
 pub const SNAPSHOTS: &str = "snapshots";
-/// Collection of named sequences; `commits` numbers the commits in store order.
-pub const COUNTERS: &str = "counters";
 /// Collection that makes customer emails unique: `_id` is the normalized email.
 pub const EMAIL_RESERVATIONS: &str = "email_reservations";
 
@@ -29,8 +27,8 @@ pub struct CommitDocument {
     /// The commit's position, which also makes it unique.
     #[serde(rename = "_id")]
     pub id: i64,
-    /// Store order: a global sequence, so readers and the relay can page through all commits.
-    /// The same number as `_id`, kept in its own field because MongoDB-compatible servers do not
+    /// Store order: unique and increasing along each stream (see the event store), so readers
+    /// and the relay can page through all commits. The same number as `_id`, kept in its own field because MongoDB-compatible servers do not
     /// all sort `_id` numerically (one sorts it as text: 1, 10, 2), while ordinary numeric
     /// fields sort correctly everywhere.
     pub position: i64,
@@ -150,6 +148,10 @@ pub struct SnapshotDocument {
     pub stream_id: String,
     pub aggregate_type: String,
     pub version: i64,
+    /// The position of the commit that brought the aggregate to `version` (0 in snapshots
+    /// written before it was kept).
+    #[serde(default)]
+    pub position: i64,
     /// The aggregate state as JSON text: opaque to the store, and immune to BSON type quirks.
     pub state: String,
     pub taken_at: DateTime,

@@ -4,16 +4,25 @@
 //! - versions are 1-based and dense per stream: a commit appends `first_version = loaded + 1`,
 //!   and the unique index (stream_id, first_version) refuses a second writer of that version;
 //! - a command id is applied at most once (unique index on command_id);
-//! - positions (`_id`) come from one counter, so every commit has a place in store order. A
-//!   commit of version n+1 is always positioned after version n of the same stream, because its
-//!   writer read version n before drawing a position.
+//! - every commit has a unique position (`_id`), its place in store order: microseconds since the
+//!   epoch when it was appended, made strictly greater than the position of the stream's previous
+//!   commit (which its writer read) and than any position this process issued before. So version
+//!   n+1 of a stream always sorts after version n, whatever the clocks of the instances do, and
+//!   an append costs one insert and no round trip to a shared counter (a hot spot every command
+//!   would queue on). Two instances drawing the same microsecond collide on `_id`; the loser
+//!   draws again.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
 
 use cqrsplus_domain::{Aggregate, DomainEvent, EventEnvelope};
 use futures::TryStreamExt;
 use mongodb::{
     Collection, Database, IndexModel,
     bson::{DateTime, Document, doc},
-    options::{IndexOptions, ReturnDocument},
+    options::IndexOptions,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,8 +30,8 @@ use uuid::Uuid;
 use super::{
     StoreError,
     commit::{
-        COMMITS, COUNTERS, CommitDocument, EMAIL_RESERVATIONS, EmailReservation, SNAPSHOTS,
-        SnapshotDocument, StoredEvent, lenient_i64, millis, to_i64,
+        COMMITS, CommitDocument, EMAIL_RESERVATIONS, EmailReservation, SNAPSHOTS, SnapshotDocument,
+        StoredEvent, lenient_i64, millis, to_i64,
     },
     mongo::classify,
 };
@@ -32,6 +41,9 @@ use super::{
 pub struct Loaded<A> {
     pub state: A,
     pub version: u64,
+    /// The store position of the commit that brought it to `version` (0 = none, or unknown
+    /// for a snapshot written before snapshots kept it); the next commit is placed after it.
+    pub position: i64,
 }
 
 /// What a command wants to append.
@@ -41,6 +53,9 @@ pub struct NewCommit {
     pub aggregate_type: &'static str,
     /// The version the command was decided against; the events get the versions after it.
     pub expected_version: u64,
+    /// The position of the stream's commit at `expected_version` (`Loaded::position`; 0 when
+    /// unknown): the new commit is placed after it.
+    pub after_position: i64,
     pub command_id: Uuid,
     /// Envelopes with versions expected_version + 1, + 2, ...
     pub events: Vec<EventEnvelope>,
@@ -80,9 +95,10 @@ pub struct StreamRead {
 pub struct EventStore {
     commits: Collection<CommitDocument>,
     snapshots: Collection<SnapshotDocument>,
-    counters: Collection<Document>,
     reservations: Collection<EmailReservation>,
     snapshot_every: u64,
+    /// The last position this process issued; positions never go back, even if the clock does.
+    last_position: Arc<AtomicI64>,
 }
 
 impl EventStore {
@@ -92,9 +108,9 @@ impl EventStore {
         let store = Self {
             commits: db.collection(COMMITS),
             snapshots: db.collection(SNAPSHOTS),
-            counters: db.collection(COUNTERS),
             reservations: db.collection(EMAIL_RESERVATIONS),
             snapshot_every,
+            last_position: Arc::new(AtomicI64::new(0)),
         };
         let unique = || IndexOptions::builder().unique(true).build();
         store
@@ -141,6 +157,7 @@ impl EventStore {
             .unwrap_or(Loaded {
                 state: A::default(),
                 version: 0,
+                position: 0,
             });
         let mut cursor = self
             .commits
@@ -166,6 +183,7 @@ impl EventStore {
                 loaded.state.apply(&event);
                 loaded.version = version;
             }
+            loaded.position = loaded.position.max(commit.position);
         }
         Ok(loaded)
     }
@@ -193,6 +211,7 @@ impl EventStore {
             Ok(state) => Ok(Some(Loaded {
                 state,
                 version: u64::try_from(snapshot.version).unwrap_or(0),
+                position: snapshot.position,
             })),
             Err(e) => {
                 tracing::warn!(stream_id, error = %e, "ignoring an unreadable snapshot");
@@ -204,6 +223,23 @@ impl EventStore {
     /// Appends one commit. Errors: `Conflict` when another writer appended that version first,
     /// `CommandAlreadyApplied` when the command id is already in the store.
     pub async fn append(&self, commit: NewCommit) -> Result<Appended, StoreError> {
+        // A position clash needs two writers in the same microsecond; a third in a row would
+        // mean something else is wrong.
+        const POSITION_ATTEMPTS: usize = 3;
+        let mut after = commit.after_position;
+        for _ in 0..POSITION_ATTEMPTS {
+            match self.try_append(&commit, after).await {
+                Err(StoreError::PositionTaken(taken)) => after = after.max(taken),
+                done => return done,
+            }
+        }
+        Err(StoreError::Internal(format!(
+            "no free position for a commit of {} after {POSITION_ATTEMPTS} attempts",
+            commit.stream_id
+        )))
+    }
+
+    async fn try_append(&self, commit: &NewCommit, after: i64) -> Result<Appended, StoreError> {
         let count = commit.events.len() as u64;
         if count == 0 {
             return Err(StoreError::Internal(
@@ -212,7 +248,7 @@ impl EventStore {
         }
         let first_version = commit.expected_version + 1;
         let last_version = commit.expected_version + count;
-        let position = self.next_position().await?;
+        let position = self.draw_position(after);
         let document = CommitDocument {
             id: position,
             position,
@@ -241,34 +277,39 @@ impl EventStore {
         }
     }
 
-    /// A duplicate key is either the command id (already applied) or the stream version
-    /// (someone appended first). Index names are not reliable across servers, so look.
+    /// A duplicate key is the command id (already applied), the stream version (someone
+    /// appended first) or the position (someone drew the same microsecond). Index names are not
+    /// reliable across servers, so look.
     async fn explain_duplicate(&self, document: &CommitDocument) -> StoreError {
         match self.commit_by_command_id(&document.command_id).await {
             Ok(Some(existing)) => StoreError::CommandAlreadyApplied(Box::new(existing)),
             Ok(None) => match self.stream_version(&document.stream_id).await {
-                Ok(current_version) => StoreError::Conflict {
-                    stream_id: document.stream_id.clone(),
-                    current_version,
-                },
+                Ok(current_version) if current_version >= to_u64(document.first_version) => {
+                    StoreError::Conflict {
+                        stream_id: document.stream_id.clone(),
+                        current_version,
+                    }
+                }
+                Ok(_) => StoreError::PositionTaken(document.position),
                 Err(e) => e,
             },
             Err(e) => e,
         }
     }
 
-    async fn next_position(&self) -> Result<i64, StoreError> {
-        let counter = self
-            .counters
-            .find_one_and_update(doc! { "_id": COMMITS }, doc! { "$inc": { "seq": 1_i64 } })
-            .upsert(true)
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(|e| classify(e, COUNTERS))?
-            .ok_or_else(|| StoreError::Internal("commit counter missing after upsert".into()))?;
-        lenient_i64(counter.get("seq")).ok_or_else(|| {
-            StoreError::Corrupt(format!("commit counter holds {:?}", counter.get("seq")))
-        })
+    /// A position after `after`, after every position this process issued, and no earlier than
+    /// now (in microseconds since the epoch).
+    fn draw_position(&self, after: i64) -> i64 {
+        let now = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)
+            .unwrap_or(i64::MAX / 2);
+        let floor = now.max(after.saturating_add(1));
+        let previous = self
+            .last_position
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                Some(floor.max(last.saturating_add(1)))
+            })
+            .unwrap_or_else(|last| last);
+        floor.max(previous.saturating_add(1))
     }
 
     /// The commit a command id produced, if any.
@@ -300,9 +341,10 @@ impl EventStore {
         id: Uuid,
         state: &A,
         first_version: u64,
-        last_version: u64,
+        appended: Appended,
         now: OffsetDateTime,
     ) {
+        let last_version = appended.last_version;
         let every = self.snapshot_every;
         if every == 0 || (first_version - 1) / every == last_version / every {
             return;
@@ -313,6 +355,7 @@ impl EventStore {
                 stream_id: id.to_string(),
                 aggregate_type: A::TYPE.to_owned(),
                 version: to_i64(last_version)?,
+                position: appended.position,
                 state: serde_json::to_string(state)
                     .map_err(|e| StoreError::Internal(format!("snapshot state: {e}")))?,
                 taken_at: DateTime::from_millis(millis(now)),
@@ -381,10 +424,49 @@ impl EventStore {
             .await
     }
 
-    /// The oldest `limit` commits not yet dispatched, in store order: the outbox.
-    pub async fn undispatched(&self, limit: i64) -> Result<Vec<CommitDocument>, StoreError> {
-        self.in_store_order(doc! { "dispatched": false }, limit)
+    /// The oldest `limit` commits not yet dispatched, in store order, leaving out the positions
+    /// in `except` (commits the relay published and is marking): the outbox.
+    pub async fn undispatched(
+        &self,
+        limit: i64,
+        except: &[i64],
+    ) -> Result<Vec<CommitDocument>, StoreError> {
+        let filter = if except.is_empty() {
+            doc! { "dispatched": false }
+        } else {
+            doc! { "dispatched": false, "_id": { "$nin": except } }
+        };
+        self.in_store_order(filter, limit).await
+    }
+
+    /// Marks the commits at `positions` dispatched; returns how many matched.
+    pub async fn mark_dispatched(&self, positions: Vec<i64>) -> Result<u64, StoreError> {
+        let marked = self
+            .commits
+            .update_many(
+                doc! { "_id": { "$in": positions }, "dispatched": false },
+                doc! { "$set": { "dispatched": true } },
+            )
             .await
+            .map_err(|e| classify(e, COMMITS))?;
+        Ok(marked.matched_count)
+    }
+
+    /// How many commits are not dispatched yet. The `count` command, not `count_documents`: the
+    /// driver runs the latter as an aggregation, which some servers answer by scanning every
+    /// document (over 100 ms for a few thousand on the local one, against a few ms).
+    pub async fn undispatched_count(&self) -> Result<u64, StoreError> {
+        let namespace = self.commits.namespace();
+        let reply = self
+            .commits
+            .client()
+            .database(&namespace.db)
+            .run_command(doc! { "count": &namespace.coll, "query": { "dispatched": false } })
+            .await
+            .map_err(|e| classify(e, COMMITS))?;
+        lenient_i64(reply.get("n"))
+            .and_then(|n| u64::try_from(n).ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("count answered {reply:?}")))
     }
 
     async fn in_store_order(
@@ -491,6 +573,10 @@ impl EventStore {
             .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
         Ok(())
     }
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
 }
 
 fn ensure_type<A: Aggregate>(stored: &str, stream_id: &str) -> Result<(), StoreError> {

@@ -15,7 +15,7 @@ pub use event_store::{Appended, EventStore, Loaded, NewCommit, StreamEnd, Stream
 /// What can go wrong in the event store, in the terms the service acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique index refused the write (low level; `append` turns it into one of the two below).
+    /// A unique index refused the write (low level; `append` turns it into one of the three below).
     #[error("duplicate key in {collection}: {message}")]
     Duplicate { collection: String, message: String },
     /// Another writer appended to the stream first; the caller may reload and retry.
@@ -24,6 +24,10 @@ pub enum StoreError {
         stream_id: String,
         current_version: u64,
     },
+    /// Another commit took the position drawn for this one (same microsecond); `append` draws
+    /// again, so callers never see it.
+    #[error("store position {0} is taken")]
+    PositionTaken(i64),
     /// The command id was already applied; here is the commit it produced.
     #[error("command {} was already applied", .0.command_id)]
     CommandAlreadyApplied(Box<commit::CommitDocument>),

@@ -2,11 +2,20 @@
 //! messages are ready, offsets stored only after their Postgres transaction committed, and the
 //! projection metrics.
 //!
-//! Offsets: Kafka's auto-commit commits only offsets stored with `store_offset`, which happens
-//! after [`Projector::apply`] returned, so a crash redelivers at most the batches whose commit
-//! was not yet sent; the checkpoints turn those into duplicates. Must not depend on tonic.
+//! Offsets: the truth is `consumer_offsets` in Postgres, written in the same transaction as the
+//! events it covers. Whenever partitions are assigned, reading starts at the offsets stored there
+//! (from the beginning for a partition this read model never stored one for), so a group's Kafka
+//! offsets can neither skip an event the read model never applied nor make a fresh read database
+//! miss history. Kafka's auto-commit still commits the offsets stored with `store_offset` after
+//! each batch, for tools that watch the group. Must not depend on tonic.
+//!
+//! Wake-ups: the stream is also polled on a timer, not only when librdkafka signals that its queue
+//! became non-empty. That signal fires on the empty-to-non-empty edge only, and rust-rdkafka's
+//! tracker has reports (issues 638 and 665) of a `StreamConsumer` that stopped waking after a
+//! rebalance; an idle poll every 250 ms costs nothing and makes such a stall impossible.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc,
         atomic::{AtomicI64, Ordering},
@@ -17,10 +26,13 @@ use std::{
 use anyhow::Context;
 use futures::StreamExt;
 use rdkafka::{
-    ClientConfig, Message,
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    ClientConfig, ClientContext, Message, Offset, TopicPartitionList,
+    consumer::{
+        BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol, StreamConsumer,
+    },
+    types::RDKafkaRespErr,
 };
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
@@ -34,9 +46,25 @@ pub struct ConsumerConfig {
     pub topic_prefix: String,
 }
 
-/// Creates the group consumer, subscribed to every event topic.
-pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
-    let consumer: StreamConsumer = ClientConfig::new()
+/// The projector's Kafka consumer.
+pub type ProjectorConsumer = StreamConsumer<ProjectorContext>;
+
+/// Longest time the stream goes unpolled while no wake-up came (see the module notes).
+const REPOLL_INTERVAL: Duration = Duration::from_millis(250);
+/// Longest wait for the stored offsets when partitions are assigned; past it, the group's
+/// committed offsets are used (at worst that redelivers events, which the checkpoints skip).
+const OFFSET_LOOKUP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Creates the group consumer, subscribed to every event topic; assigned partitions start at the
+/// offsets stored in `pool`'s database.
+pub fn subscribe(config: &ConsumerConfig, pool: &PgPool) -> anyhow::Result<ProjectorConsumer> {
+    let context = ProjectorContext {
+        offsets: StoredOffsets {
+            options: pool.connect_options().as_ref().clone(),
+            group: config.group.clone(),
+        },
+    };
+    let consumer: ProjectorConsumer = ClientConfig::new()
         .set("bootstrap.servers", &config.brokers)
         .set("group.id", &config.group)
         .set("client.id", "query-service-projector")
@@ -55,7 +83,7 @@ pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
         // A crashed instance's partitions move to the others after 10 s, not the default 45 s.
         .set("session.timeout.ms", "10000")
         .set("heartbeat.interval.ms", "2000")
-        .create()
+        .create_with_context(context)
         .context("creating the Kafka consumer")?;
     let topics = cqrsplus_domain::topics::prefixed(&config.topic_prefix);
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -67,7 +95,7 @@ pub fn subscribe(config: &ConsumerConfig) -> anyhow::Result<StreamConsumer> {
 
 /// Consumes until `shutdown`, applying each ready batch through `projector`.
 pub async fn run(
-    consumer: StreamConsumer,
+    consumer: ProjectorConsumer,
     projector: Projector,
     batch_size: usize,
     shutdown: CancellationToken,
@@ -139,7 +167,7 @@ pub async fn run(
 /// Collects whatever messages are ready (up to `batch_size`) into parsed deliveries and hands
 /// them to the writer, until shutdown or until the writer is gone.
 async fn read_batches(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<ProjectorConsumer>,
     batch_size: usize,
     batches: tokio::sync::mpsc::Sender<Vec<Delivery>>,
     last_timestamp_ms: Arc<AtomicI64>,
@@ -147,11 +175,14 @@ async fn read_batches(
 ) {
     let mut chunks = consumer.stream().ready_chunks(batch_size.max(1));
     loop {
+        // Dropping an unfinished `next` loses nothing: ready_chunks hands over what it collected
+        // within the same poll.
         let chunk = tokio::select! {
             () = shutdown.cancelled() => return,
-            chunk = chunks.next() => match chunk {
-                Some(chunk) => chunk,
-                None => return,
+            chunk = tokio::time::timeout(REPOLL_INTERVAL, chunks.next()) => match chunk {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => return,
+                Err(_) => continue,
             },
         };
         let mut deliveries = Vec::with_capacity(chunk.len());
@@ -250,7 +281,7 @@ pub async fn refresh_parked_gauges(pool: &PgPool) {
 /// A lag that does not shrink while no batch completes for 30 s is reported as a stall (metric
 /// `projection_stalled` and an error log), so an operator or an alert sees it.
 async fn report_lag(
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<ProjectorConsumer>,
     pool: PgPool,
     last_timestamp_ms: Arc<AtomicI64>,
     batches_done: Arc<AtomicI64>,
@@ -298,7 +329,7 @@ async fn report_lag(
 }
 
 /// Blocking: asks the broker for each assigned partition's high watermark.
-fn offset_lag(consumer: &StreamConsumer) -> Option<i64> {
+fn offset_lag(consumer: &ProjectorConsumer) -> Option<i64> {
     let assignment = consumer.assignment().ok()?;
     let positions = consumer.position().ok()?;
     // A partition nothing was read from since it was assigned has no position yet: where the
@@ -323,4 +354,144 @@ fn offset_lag(consumer: &StreamConsumer) -> Option<i64> {
         lag += (high - position).max(0);
     }
     Some(lag)
+}
+
+/// The consumer's hooks: partitions being assigned start at the offsets the read model stored.
+pub struct ProjectorContext {
+    offsets: StoredOffsets,
+}
+
+impl ClientContext for ProjectorContext {}
+
+impl ConsumerContext for ProjectorContext {
+    fn rebalance(
+        &self,
+        base_consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        let cooperative = matches!(
+            base_consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.offsets.seed(tpl);
+                tracing::info!(partitions = %describe(tpl), "partitions assigned");
+                if cooperative {
+                    base_consumer.incremental_assign(tpl)
+                } else {
+                    base_consumer.assign(tpl)
+                }
+            }
+            other => {
+                if other != RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS {
+                    tracing::warn!(error = ?other, "rebalance error; giving up the assignment");
+                } else {
+                    tracing::info!(partitions = %describe(tpl), "partitions revoked");
+                }
+                if cooperative {
+                    base_consumer.incremental_unassign(tpl)
+                } else {
+                    base_consumer.unassign()
+                }
+            }
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "applying the rebalance failed");
+        }
+    }
+}
+
+/// `topic/partition@offset, ...` for logs.
+fn describe(tpl: &TopicPartitionList) -> String {
+    tpl.elements()
+        .iter()
+        .map(|e| format!("{}/{}@{:?}", e.topic(), e.partition(), e.offset()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where the read model says each partition continues.
+struct StoredOffsets {
+    options: PgConnectOptions,
+    group: String,
+}
+
+impl StoredOffsets {
+    /// Sets each partition of `tpl` to its stored next offset, or to the beginning when none is
+    /// stored. When the database cannot be read, `tpl` is left as it is (the group's committed
+    /// offsets), which can only redeliver.
+    fn seed(&self, tpl: &mut TopicPartitionList) {
+        let partitions: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_owned(), e.partition()))
+            .collect();
+        if partitions.is_empty() {
+            return;
+        }
+        let stored = match self.lookup(&partitions) {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(error = %e, "stored offsets not read; starting at the group's committed offsets");
+                return;
+            }
+        };
+        for (topic, partition) in partitions {
+            let offset = stored
+                .get(&(topic.clone(), partition))
+                .map_or(Offset::Beginning, |next| Offset::Offset(*next));
+            if let Err(e) = tpl.set_partition_offset(&topic, partition, offset) {
+                tracing::warn!(error = %e, topic, partition, "start offset not set");
+            }
+        }
+    }
+
+    /// Blocking. The rebalance callback runs inside librdkafka's poll, on whatever thread polls
+    /// the stream (possibly the only thread of a runtime), so the query runs on a thread and
+    /// connection of its own rather than on the caller's runtime.
+    fn lookup(&self, partitions: &[(String, i32)]) -> anyhow::Result<HashMap<(String, i32), i64>> {
+        let options = self.options.clone();
+        let group = self.group.clone();
+        let (topics, numbers): (Vec<String>, Vec<i32>) = partitions.iter().cloned().unzip();
+        std::thread::scope(|scope| {
+            scope
+                .spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .context("starting the offset lookup")?;
+                    runtime.block_on(async move {
+                        let query = async {
+                            let mut conn = PgConnection::connect_with(&options).await?;
+                            let rows: Vec<(String, i32, i64)> = sqlx::query_as(
+                                "select o.topic, o.partition, o.next_offset
+                                   from consumer_offsets o
+                                   join unnest($2::text[], $3::int4[]) as p(topic, partition)
+                                     on p.topic = o.topic and p.partition = o.partition
+                                  where o.consumer_group = $1",
+                            )
+                            .bind(&group)
+                            .bind(&topics)
+                            .bind(&numbers)
+                            .fetch_all(&mut conn)
+                            .await?;
+                            let _ = conn.close().await;
+                            Ok::<_, sqlx::Error>(rows)
+                        };
+                        let rows = tokio::time::timeout(OFFSET_LOOKUP_TIMEOUT, query)
+                            .await
+                            .context("reading the stored offsets timed out")?
+                            .context("reading the stored offsets")?;
+                        Ok(rows
+                            .into_iter()
+                            .map(|(topic, partition, next)| ((topic, partition), next))
+                            .collect())
+                    })
+                })
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the offset lookup panicked")))
+        })
+    }
 }
