@@ -79,6 +79,20 @@ impl Commands {
         &self.store
     }
 
+    /// Notes that `id` was just generated, so no stream can exist for it: the next command on it
+    /// is decided on the empty aggregate without a load. Were the id taken after all, the store's
+    /// unique index would refuse the append, and the command would be decided again on a load.
+    pub fn assume_new<A: Aggregate>(&self, id: Uuid) {
+        self.cache.put(
+            id,
+            Loaded {
+                state: A::default(),
+                version: 0,
+                position: 0,
+            },
+        );
+    }
+
     /// Executes a command on aggregate `A` with id `id`.
     ///
     /// Decides on the cached aggregate when there is one; if that leads to a conflict or a

@@ -56,25 +56,30 @@ fn new_id(field: &'static str, value: Option<&str>) -> Result<Uuid, ServiceError
 impl CommandGrpc {
     /// The id of the aggregate a creating command makes: the client's choice, or, for a retry of
     /// a command id already applied, the id it created then (so the retry gets the first result
-    /// instead of creating a second aggregate), or a fresh UUIDv7.
-    async fn new_aggregate_id(
+    /// instead of creating a second aggregate), or a fresh UUIDv7. A fresh id cannot have a
+    /// stream yet, so the command is decided without loading one.
+    async fn new_aggregate_id<A: Aggregate>(
         &self,
         field: &'static str,
         given: Option<&str>,
         meta: &CommandMeta,
     ) -> Result<Uuid, ServiceError> {
-        if given.is_some_and(|v| !v.trim().is_empty()) || !meta.client_command_id {
-            return new_id(field, given);
+        let given = given.map(str::trim).filter(|v| !v.is_empty());
+        if let Some(given) = given {
+            return parse_id(field, given);
         }
-        let prior = self
-            .commands
-            .store()
-            .commit_by_command_id(&meta.command_id.to_string())
-            .await?;
-        match prior {
-            Some(commit) => parse_id(field, &commit.stream_id),
-            None => Ok(Uuid::now_v7()),
+        if meta.client_command_id
+            && let Some(commit) = self
+                .commands
+                .store()
+                .commit_by_command_id(&meta.command_id.to_string())
+                .await?
+        {
+            return parse_id(field, &commit.stream_id);
         }
+        let id = Uuid::now_v7();
+        self.commands.assume_new::<A>(id);
+        Ok(id)
     }
 }
 
@@ -161,7 +166,7 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = self
-            .new_aggregate_id("post_id", r.post_id.as_deref(), &meta)
+            .new_aggregate_id::<Post>("post_id", r.post_id.as_deref(), &meta)
             .await?;
         let command = PostCommand::Create(CreatePost { message: r.message });
         run::<Post, _>(&self.commands, id, command, &meta, |result| {
@@ -297,7 +302,7 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = self
-            .new_aggregate_id("customer_id", r.customer_id.as_deref(), &meta)
+            .new_aggregate_id::<Customer>("customer_id", r.customer_id.as_deref(), &meta)
             .await?;
         let command =
             CustomerCommand::Register(details(r.name, r.email, r.phone, r.segment, r.region));
@@ -331,7 +336,7 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = self
-            .new_aggregate_id("order_id", r.order_id.as_deref(), &meta)
+            .new_aggregate_id::<Order>("order_id", r.order_id.as_deref(), &meta)
             .await?;
         let currency = Currency::new(r.currency.trim())
             .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
