@@ -578,22 +578,47 @@ async fn a_fresh_read_database_projects_the_whole_history_even_where_the_group_c
     instance.stop().await;
 }
 
-/// Commits `group`'s offsets at the end of every partition of the prefixed event topics, as a
-/// group that consumed everything would have.
-async fn commit_group_offsets_at_the_end(group: &str, prefix: &str) {
-    use rdkafka::{
-        Offset, TopicPartitionList,
-        consumer::{BaseConsumer, CommitMode, Consumer},
-    };
-    let group = group.to_owned();
+#[tokio::test]
+async fn the_group_s_kafka_offsets_name_the_next_message_to_read() {
+    let mut stack = start().await;
+    let mut results = Vec::new();
+    for n in 0..6 {
+        results.push(create_post(&mut stack, "alice", &format!("offsets {n}")).await);
+    }
+    // An instance of a group of its own projects everything, and leaves the group on stop,
+    // committing what it stored.
+    let fresh = testkit::postgres::fresh_database().await;
+    let group = format!("query-service-{}", uuid::Uuid::now_v7().simple());
+    let instance =
+        QueryInstance::start(&fresh.url, stack.command_addr, &stack.prefix, Some(&group)).await;
+    let mut queries = QueryServiceClient::new(channel(instance.addr).await);
+    for result in &results {
+        read_post_at(&mut queries, result).await;
+    }
+    // Auto-commit runs every second; the stop commits whatever is left.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    instance.stop().await;
+
+    let ends = partition_ends(&stack.prefix).await;
+    let committed = group_committed(&group, &ends).await;
+    let with_messages: Vec<_> = ends.iter().filter(|(_, _, high)| *high > 0).collect();
+    assert!(!with_messages.is_empty(), "the posts went somewhere");
+    for (topic, partition, high) in with_messages {
+        assert_eq!(
+            committed.get(&(topic.clone(), *partition)),
+            Some(high),
+            "{topic}/{partition}: the next message to read is at the end, not past it"
+        );
+    }
+}
+
+/// Every partition of the prefixed event topics with its high watermark.
+async fn partition_ends(prefix: &str) -> Vec<(String, i32, i64)> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
     let topics = cqrsplus_domain::topics::prefixed(prefix);
     tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = testkit::kafka::client_config()
-            .set("group.id", &group)
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        let mut ends = TopicPartitionList::new();
+        let consumer: BaseConsumer = testkit::kafka::client_config().create().expect("consumer");
+        let mut ends = Vec::new();
         for topic in &topics {
             let metadata = consumer
                 .fetch_metadata(Some(topic), Duration::from_secs(10))
@@ -602,11 +627,71 @@ async fn commit_group_offsets_at_the_end(group: &str, prefix: &str) {
                 let (_, high) = consumer
                     .fetch_watermarks(topic, partition.id(), Duration::from_secs(10))
                     .expect("watermarks");
-                ends.add_partition_offset(topic, partition.id(), Offset::Offset(high))
-                    .expect("offset");
+                ends.push((topic.clone(), partition.id(), high));
             }
         }
-        assert!(ends.count() > 0, "the event topics have partitions");
+        assert!(!ends.is_empty(), "the event topics have partitions");
+        ends
+    })
+    .await
+    .expect("watermarks task")
+}
+
+/// `group`'s committed offsets for `partitions`.
+async fn group_committed(
+    group: &str,
+    partitions: &[(String, i32, i64)],
+) -> std::collections::HashMap<(String, i32), i64> {
+    use rdkafka::{
+        TopicPartitionList,
+        consumer::{BaseConsumer, Consumer},
+    };
+    let group = group.to_owned();
+    let mut list = TopicPartitionList::new();
+    for (topic, partition, _) in partitions {
+        list.add_partition(topic, *partition);
+    }
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = testkit::kafka::client_config()
+            .set("group.id", &group)
+            .create()
+            .expect("consumer");
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .expect("committed offsets");
+        committed
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                e.offset()
+                    .to_raw()
+                    .map(|o| ((e.topic().to_owned(), e.partition()), o))
+            })
+            .collect()
+    })
+    .await
+    .expect("committed offsets task")
+}
+
+/// Commits `group`'s offsets at the end of every partition of the prefixed event topics, as a
+/// group that consumed everything would have.
+async fn commit_group_offsets_at_the_end(group: &str, prefix: &str) {
+    use rdkafka::{
+        Offset, TopicPartitionList,
+        consumer::{BaseConsumer, CommitMode, Consumer},
+    };
+    let mut ends = TopicPartitionList::new();
+    for (topic, partition, high) in partition_ends(prefix).await {
+        ends.add_partition_offset(&topic, partition, Offset::Offset(high))
+            .expect("offset");
+    }
+    let group = group.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = testkit::kafka::client_config()
+            .set("group.id", &group)
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
         consumer.commit(&ends, CommitMode::Sync).expect("commit");
     })
     .await

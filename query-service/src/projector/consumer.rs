@@ -6,8 +6,8 @@
 //! events it covers. Whenever partitions are assigned, reading starts at the offsets stored there
 //! (from the beginning for a partition this read model never stored one for), so a group's Kafka
 //! offsets can neither skip an event the read model never applied nor make a fresh read database
-//! miss history. Kafka's auto-commit still commits the offsets stored with `store_offset` after
-//! each batch, for tools that watch the group. Must not depend on tonic.
+//! miss history. Kafka's auto-commit still commits the offsets stored after each batch, for tools
+//! that watch the group. Must not depend on tonic.
 //!
 //! Wake-ups: the stream is also polled on a timer, not only when librdkafka signals that its queue
 //! became non-empty. That signal fires on the empty-to-non-empty edge only, and rust-rdkafka's
@@ -133,12 +133,7 @@ pub async fn run(
         };
         record(&outcomes);
         batches_done.fetch_add(1, Ordering::Relaxed);
-        for ((topic, partition), next) in next_offsets(&deliveries) {
-            if let Err(e) = consumer.store_offset(&topic, partition, next) {
-                // The partition may have been revoked meanwhile; its new owner skips duplicates.
-                tracing::debug!(error = %e, topic, partition, "could not store offset");
-            }
-        }
+        store_kafka_offsets(&consumer, &deliveries);
         if outcomes
             .iter()
             .any(|o| !matches!(o, Outcome::Applied | Outcome::Duplicate))
@@ -162,6 +157,26 @@ pub async fn run(
     .await;
     tracing::info!("projector stopped");
     Ok(())
+}
+
+/// Hands the next offsets of the partitions `deliveries` came from to auto-commit.
+///
+/// Through `store_offsets` and a partition list, which stores each offset as given; the
+/// single-partition `store_offset` stores `offset + 1` (librdkafka's `rd_kafka_offset_store`),
+/// and passing it the next offset made the group's committed offsets skip one message per
+/// partition, which any member starting from them then never read.
+fn store_kafka_offsets(consumer: &ProjectorConsumer, deliveries: &[Delivery]) {
+    let mut next = TopicPartitionList::new();
+    for ((topic, partition), offset) in next_offsets(deliveries) {
+        if let Err(e) = next.add_partition_offset(&topic, partition, Offset::Offset(offset)) {
+            tracing::debug!(error = %e, topic, partition, "offset not stored");
+        }
+    }
+    if let Err(e) = consumer.store_offsets(&next) {
+        // A partition may have been revoked meanwhile; its new owner starts from the offsets in
+        // Postgres anyway.
+        tracing::debug!(error = %e, "offsets not stored for auto-commit");
+    }
 }
 
 /// Collects whatever messages are ready (up to `batch_size`) into parsed deliveries and hands
