@@ -191,6 +191,15 @@ async fn create_post(stack: &mut Stack, actor: &str, message: &str) -> cmd::Comm
         .expect("result")
 }
 
+/// `count` posts by alice, "{label} 0", "{label} 1", ...
+async fn create_posts(stack: &mut Stack, label: &str, count: usize) -> Vec<cmd::CommandResult> {
+    let mut results = Vec::with_capacity(count);
+    for n in 0..count {
+        results.push(create_post(stack, "alice", &format!("{label} {n}")).await);
+    }
+    results
+}
+
 async fn like(stack: &mut Stack, actor: &str, post_id: &str) -> cmd::CommandResult {
     stack
         .commands
@@ -528,19 +537,13 @@ async fn two_instances_share_the_group_and_the_one_left_takes_over_every_partiti
         Some(&stack.group),
     )
     .await;
-    let mut results = Vec::new();
-    for n in 0..10 {
-        results.push(create_post(&mut stack, "alice", &format!("two instances {n}")).await);
-    }
+    let results = create_posts(&mut stack, "two instances", 10).await;
     for result in &results {
         get_post_at(&mut stack, result).await;
     }
     second.stop().await;
 
-    let mut results = Vec::new();
-    for n in 0..10 {
-        results.push(create_post(&mut stack, "alice", &format!("one again {n}")).await);
-    }
+    let results = create_posts(&mut stack, "one again", 10).await;
     for result in &results {
         let post = get_post_at(&mut stack, result).await;
         assert_eq!(post.post.expect("post").version, 1);
@@ -550,10 +553,7 @@ async fn two_instances_share_the_group_and_the_one_left_takes_over_every_partiti
 #[tokio::test]
 async fn a_fresh_read_database_projects_the_whole_history_even_where_the_group_committed_further() {
     let mut stack = start().await;
-    let mut results = Vec::new();
-    for n in 0..5 {
-        results.push(create_post(&mut stack, "alice", &format!("history {n}")).await);
-    }
+    let results = create_posts(&mut stack, "history", 5).await;
     for result in &results {
         get_post_at(&mut stack, result).await;
     }
@@ -581,10 +581,7 @@ async fn a_fresh_read_database_projects_the_whole_history_even_where_the_group_c
 #[tokio::test]
 async fn the_group_s_kafka_offsets_name_the_next_message_to_read() {
     let mut stack = start().await;
-    let mut results = Vec::new();
-    for n in 0..6 {
-        results.push(create_post(&mut stack, "alice", &format!("offsets {n}")).await);
-    }
+    let results = create_posts(&mut stack, "offsets", 6).await;
     // An instance of a group of its own projects everything, and leaves the group on stop,
     // committing what it stored.
     let fresh = testkit::postgres::fresh_database().await;
@@ -742,10 +739,7 @@ async fn events_published_while_another_producer_floods_the_topic_are_all_applie
     get_post_at(&mut stack, &first).await;
     let topic = format!("{}{}", stack.prefix, cqrsplus_domain::topics::POSTS);
     let flooding = tokio::spawn(async move { flood(&topic, 500).await });
-    let mut results = Vec::new();
-    for n in 0..30 {
-        results.push(create_post(&mut stack, "alice", &format!("during the flood {n}")).await);
-    }
+    let results = create_posts(&mut stack, "during the flood", 30).await;
     flooding.await.expect("flood");
     for result in &results {
         let post = get_post_at(&mut stack, result).await;
