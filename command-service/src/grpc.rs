@@ -26,6 +26,9 @@ use crate::{
 
 /// Most commits one `ReadAll` page returns.
 const MAX_PAGE_SIZE: u32 = 1000;
+/// Longest ReadAll overlap: a minute covers any insert still in flight and modest clock skew
+/// between instances; more would only re-send pages.
+const MAX_OVERLAP_MS: u32 = 60_000;
 const DEFAULT_PAGE_SIZE: u32 = 100;
 
 /// Implements both gRPC services over the application layer.
@@ -505,13 +508,19 @@ impl event_store_server::EventStore for CommandGrpc {
                 .parse()
                 .map_err(|_| ServiceError::invalid("cursor", "not a cursor this service issued"))?,
         };
+        if r.overlap_ms > MAX_OVERLAP_MS {
+            return Err(
+                ServiceError::invalid("overlap_ms", format!("at most {MAX_OVERLAP_MS}")).into(),
+            );
+        }
         let page_size = match r.page_size {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
         };
+        let from = after.saturating_sub(i64::from(r.overlap_ms) * 1000).max(0);
         let store = self.commands.store();
         let page = store
-            .read_all(after, i64::from(page_size))
+            .read_all(from, i64::from(page_size))
             .await
             .map_err(ServiceError::from)?;
         let end_of_store = page.len() < page_size as usize;

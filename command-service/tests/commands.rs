@@ -710,6 +710,43 @@ async fn streams_read_as_of_a_version_and_the_store_pages_in_order() {
     let mut expected: Vec<(String, u64)> = (1..=7).map(|v| (post_id.clone(), v)).collect();
     expected.push((second, 1));
     assert_eq!(seen, expected, "every commit once, in store order");
+
+    // From the end, an overlap re-reads the recent past: all eight commits were made within the
+    // last minute, and the cursor does not go back.
+    let again = |overlap_ms| pb::ReadAllRequest {
+        cursor: cursor.clone(),
+        page_size: 100,
+        overlap_ms,
+        ..Default::default()
+    };
+    let nothing_new = svc
+        .events
+        .read_all(again(0))
+        .await
+        .expect("read all")
+        .into_inner();
+    assert!(nothing_new.commits.is_empty() && nothing_new.end_of_store);
+    assert_eq!(nothing_new.next_cursor, cursor);
+    let overlapped = svc
+        .events
+        .read_all(again(60_000))
+        .await
+        .expect("read all with overlap")
+        .into_inner();
+    let reread: Vec<(String, u64)> = overlapped
+        .commits
+        .iter()
+        .map(|c| (c.aggregate_id.clone(), c.first_version))
+        .collect();
+    assert_eq!(reread, expected, "the last minute again, in store order");
+    assert_eq!(overlapped.next_cursor, cursor);
+    let too_far = svc
+        .events
+        .read_all(again(60_001))
+        .await
+        .expect_err("overlap too long");
+    assert_eq!(too_far.code(), Code::InvalidArgument);
+
     let bad_cursor = svc
         .events
         .read_all(pb::ReadAllRequest {

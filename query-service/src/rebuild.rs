@@ -7,9 +7,10 @@
 //! stored offsets over, and swaps the schema names. The old schema is dropped afterwards.
 //!
 //! Why this is safe: the live projector applies only events that are already in the store, so
-//! the catch-up read made while the live checkpoints are locked covers everything it applied;
-//! whatever it applies after the swap lands in the new schema, where the checkpoints skip what the
-//! rebuild already applied. Only one rebuild runs at a time across instances (an advisory lock).
+//! the catch-up read made while the live checkpoints are locked covers everything it applied
+//! (it starts a few seconds before the first pass's cursor, for commits whose insert was still in
+//! flight when the first pass read past their position); whatever it applies after the swap lands
+//! in the new schema, where the checkpoints skip what the rebuild already applied. Only one rebuild runs at a time across instances (an advisory lock).
 //!
 //! Must not depend on Kafka; the gRPC admin layer and the CLI drive it.
 
@@ -40,6 +41,10 @@ use crate::{
 const REBUILD_LOCK: i64 = 0x6371_7273_7265_6275; // "cqrsrebu"
 /// Commits per ReadAll page (the server's maximum).
 const PAGE_SIZE: u32 = 1000;
+/// How far before its cursor the final catch-up reads again. Longer than a commit's insert can
+/// take (positions are taken just before it), kept short because the live projectors wait
+/// while it is read.
+const CATCH_UP_OVERLAP_MS: u32 = 5_000;
 
 /// Where a rebuild is (mirrors the admin contract's RebuildState).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,7 +223,7 @@ impl Rebuild {
 
         tracing::info!(%schema, "rebuild: replaying the event store");
         let cursor = self
-            .replay(&mut store, &projector, String::new(), progress)
+            .replay(&mut store, &projector, String::new(), 0, progress)
             .await?;
 
         update(progress, |p| p.state = State::Switching);
@@ -232,8 +237,17 @@ impl Rebuild {
             .execute(&mut *tx)
             .await
             .context("pausing the live projectors")?;
-        self.replay(&mut store, &projector, cursor, progress)
-            .await?;
+        // Re-read a margin before the cursor: a commit whose insert was in flight while the first
+        // pass read past its position is in the store now, and the live projector may have
+        // applied it. What the fresh schema already has, its checkpoints skip.
+        self.replay(
+            &mut store,
+            &projector,
+            cursor,
+            CATCH_UP_OVERLAP_MS,
+            progress,
+        )
+        .await?;
         fresh.close().await;
         let retired = format!("retired_{}", Uuid::now_v7().simple());
         for statement in [
@@ -268,12 +282,14 @@ impl Rebuild {
         Ok(())
     }
 
-    /// Applies every commit after `cursor` to the fresh schema, and returns the cursor at the end.
+    /// Applies every commit after `cursor` (and those up to `overlap_ms` before it) to the fresh
+    /// schema, and returns the cursor at the end.
     async fn replay(
         &self,
         store: &mut EventStoreClient<Channel>,
         projector: &Projector,
         mut cursor: String,
+        mut overlap_ms: u32,
         progress: &ProgressHandle,
     ) -> anyhow::Result<String> {
         let mut batch: Vec<Delivery> = Vec::with_capacity(self.batch_size);
@@ -283,6 +299,7 @@ impl Rebuild {
                     cursor: cursor.clone(),
                     page_size: PAGE_SIZE,
                     aggregate_types: Vec::new(),
+                    overlap_ms: std::mem::take(&mut overlap_ms),
                 })
                 .await
                 .map_err(|s| anyhow!("reading the event store: {}", s.message()))?
@@ -342,7 +359,11 @@ async fn apply(
             Outcome::Parked(reason) => bail!("{} cannot be applied: {reason}", name()),
         }
     }
-    let applied = batch.len() as u64;
+    // Duplicates are the final catch-up's margin read again: already counted.
+    let applied = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Applied))
+        .count() as u64;
     update(progress, |p| p.events_applied += applied);
     batch.clear();
     Ok(())
