@@ -570,12 +570,7 @@ impl RelayFigures {
 /// Appends `events` single-event commits with 16 tasks while no relay runs, then starts one and
 /// times it until nothing is left undispatched.
 async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
-    let database = testkit::unique_name("bench");
-    let db = testkit::mongo::client().await.database(&database);
-    let store = EventStore::open(&db, 0)
-        .await
-        .context("opening the event store")?;
-    let append = append_backlog(&store, events).await?;
+    let (database, store, append) = store_with_backlog(events).await?;
     let payload_len = serde_json::to_vec(&edited_envelope(Uuid::now_v7(), 2))?.len();
 
     let config = RelayConfig {
@@ -645,6 +640,18 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
     })
 }
 
+/// A fresh bench database (its name is returned for dropping) whose event store holds a
+/// backlog of `commits` undispatched single-event commits.
+async fn store_with_backlog(commits: u64) -> anyhow::Result<(String, EventStore, Throughput)> {
+    let database = testkit::unique_name("bench");
+    let db = testkit::mongo::client().await.database(&database);
+    let store = EventStore::open(&db, 0)
+        .await
+        .context("opening the event store")?;
+    let appended = append_backlog(&store, commits).await?;
+    Ok((database, store, appended))
+}
+
 /// Appends `events` single-event commits with `EventStore::append`, 16 tasks each spreading
 /// theirs round-robin over its own streams.
 async fn append_backlog(store: &EventStore, events: u64) -> anyhow::Result<Throughput> {
@@ -708,35 +715,6 @@ async fn append_backlog(store: &EventStore, events: u64) -> anyhow::Result<Throu
 /// Sends `messages` messages of `payload_len` bytes (a real serialized envelope, padded or cut to
 /// that length), keyed and with the relay's two headers, to a fresh 3-partition topic with an
 /// idempotent acks=all producer, and waits for every delivery.
-/// The event store's side of relaying, alone: a backlog like the relay's, read in store order
-/// and marked dispatched round by round with the same queries, nothing published.
-async fn raw_bookkeeping(commits: u64) -> anyhow::Result<Throughput> {
-    let database = testkit::unique_name("bench");
-    let db = testkit::mongo::client().await.database(&database);
-    let store = EventStore::open(&db, 0)
-        .await
-        .context("opening the event store")?;
-    let appended = append_backlog(&store, commits).await?;
-    let started = Instant::now();
-    let mut count = 0;
-    loop {
-        let round = store.undispatched(RELAY_BATCH_SIZE, &[]).await?;
-        if round.is_empty() {
-            break;
-        }
-        let positions: Vec<i64> = round.iter().map(|commit| commit.position).collect();
-        count += store.mark_dispatched(positions).await?;
-    }
-    let elapsed = started.elapsed();
-    drop_database(&database).await;
-    Ok(Throughput {
-        count,
-        elapsed,
-        errors: appended.errors,
-        first_error: appended.first_error,
-    })
-}
-
 async fn raw_producer(messages: u64, payload_len: usize) -> anyhow::Result<Throughput> {
     let topic = testkit::kafka::fresh_topic(3).await;
     let producer: FutureProducer = testkit::kafka::client_config()
@@ -814,6 +792,33 @@ async fn raw_producer(messages: u64, payload_len: usize) -> anyhow::Result<Throu
         elapsed,
         errors,
         first_error,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. The event store's share of relaying, alone
+
+/// The event store's side of relaying, alone: a backlog like the relay's, read in store order
+/// and marked dispatched round by round with the same queries, nothing published.
+async fn raw_bookkeeping(commits: u64) -> anyhow::Result<Throughput> {
+    let (database, store, appended) = store_with_backlog(commits).await?;
+    let started = Instant::now();
+    let mut count = 0;
+    loop {
+        let round = store.undispatched(RELAY_BATCH_SIZE, &[]).await?;
+        if round.is_empty() {
+            break;
+        }
+        let positions: Vec<i64> = round.iter().map(|commit| commit.position).collect();
+        count += store.mark_dispatched(positions).await?;
+    }
+    let elapsed = started.elapsed();
+    drop_database(&database).await;
+    Ok(Throughput {
+        count,
+        elapsed,
+        errors: appended.errors,
+        first_error: appended.first_error,
     })
 }
 

@@ -116,7 +116,7 @@ struct Round {
     read: usize,
     /// Commits whose events were all acknowledged, with every earlier commit of the round too.
     acknowledged: usize,
-    /// Commits marked dispatched (in a pipelined round: the previous round's).
+    /// Commits marked dispatched (0 in a pipelined round, whose marking ends in the next one).
     marked: usize,
 }
 
@@ -161,10 +161,9 @@ impl Marking {
         }
     }
 
-    /// How many commits were marked.
-    async fn finish(self) -> Result<usize, RelayError> {
+    async fn finish(self) -> Result<(), RelayError> {
         match self.task.await {
-            Ok(Ok(marked)) => Ok(usize::try_from(marked).unwrap_or(self.positions.len())),
+            Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(RelayError::Store(StoreError::Internal(format!(
                 "marking task failed: {e}"
@@ -512,17 +511,14 @@ impl Relay {
         let previous = marking.take();
         let (published, previous) = tokio::join!(self.publish(&commits), async move {
             match previous {
-                Some(previous) => Some(previous.finish().await),
-                None => None,
+                Some(previous) => previous.finish().await,
+                None => Ok(()),
             }
         });
         let round = Round {
             read: commits.len(),
             acknowledged: published.acknowledged,
-            marked: match &previous {
-                Some(Ok(marked)) => *marked,
-                _ => 0,
-            },
+            marked: 0,
         };
         if published.acknowledged > 0 {
             *marking = Some(Marking::start(
@@ -530,11 +526,9 @@ impl Relay {
                 positions(&commits[..published.acknowledged]),
             ));
         }
-        if let Some(Err(e)) = previous {
-            // Those commits stay undispatched and are read (and published) again: duplicates,
-            // which the read side drops.
-            return Err(e);
-        }
+        // A failed marking leaves those commits undispatched: they are read (and published)
+        // again, duplicates the read side drops.
+        previous?;
         published.into_result(round)
     }
 

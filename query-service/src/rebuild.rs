@@ -10,7 +10,8 @@
 //! the catch-up read made while the live checkpoints are locked covers everything it applied
 //! (it starts a few seconds before the first pass's cursor, for commits whose insert was still in
 //! flight when the first pass read past their position); whatever it applies after the swap lands
-//! in the new schema, where the checkpoints skip what the rebuild already applied. Only one rebuild runs at a time across instances (an advisory lock).
+//! in the new schema, where the checkpoints skip what the rebuild already applied. Only one
+//! rebuild runs at a time across instances (an advisory lock).
 //!
 //! Must not depend on Kafka; the gRPC admin layer and the CLI drive it.
 

@@ -28,9 +28,9 @@ pub struct CommitDocument {
     #[serde(rename = "_id")]
     pub id: i64,
     /// Store order: unique and increasing along each stream (see the event store), so readers
-    /// and the relay can page through all commits. The same number as `_id`, kept in its own field because MongoDB-compatible servers do not
-    /// all sort `_id` numerically (one sorts it as text: 1, 10, 2), while ordinary numeric
-    /// fields sort correctly everywhere.
+    /// and the relay can page through all commits. The same number as `_id`, kept in its own
+    /// field because MongoDB-compatible servers do not all sort `_id` numerically (one sorts it
+    /// as text: 1, 10, 2), while ordinary numeric fields sort correctly everywhere.
     pub position: i64,
     /// The aggregate id (a UUID string); unique index with `first_version` for optimistic
     /// concurrency.

@@ -303,13 +303,12 @@ impl EventStore {
         let now = i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000)
             .unwrap_or(i64::MAX / 2);
         let floor = now.max(after.saturating_add(1));
+        let next = |last: i64| floor.max(last.saturating_add(1));
         let previous = self
             .last_position
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
-                Some(floor.max(last.saturating_add(1)))
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| Some(next(last)))
             .unwrap_or_else(|last| last);
-        floor.max(previous.saturating_add(1))
+        next(previous)
     }
 
     /// The commit a command id produced, if any.

@@ -15,7 +15,8 @@ pub use event_store::{Appended, EventStore, Loaded, NewCommit, StreamEnd, Stream
 /// What can go wrong in the event store, in the terms the service acts on.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique index refused the write (low level; `append` turns it into one of the three below).
+    /// A unique index refused the write (low level; `append` turns it into one of the three
+    /// below).
     #[error("duplicate key in {collection}: {message}")]
     Duplicate { collection: String, message: String },
     /// Another writer appended to the stream first; the caller may reload and retry.
