@@ -1,7 +1,19 @@
 //! How query-service failures become gRPC statuses, through the project's one code table.
 //! Database details are logged here and never sent to the caller.
+//!
+//! A read database that cannot be reached (see [`crate::outage::is_outage`]) is UNAVAILABLE with
+//! the `x-retry-after-ms` metadata of `cqrsplus_proto::error_code`, never INTERNAL: retrying later
+//! succeeds. Such failures are counted into the process's outage tracker, which logs the outage
+//! once, instead of one error line per failed read.
 
-use cqrsplus_proto::error_code::ErrorCode;
+use std::time::Duration;
+
+use cqrsplus_proto::error_code::{ErrorCode, RETRY_AFTER_MS_METADATA};
+
+use crate::outage;
+
+/// What a client is told to wait before retrying a read while the read database is unreachable.
+pub const OUTAGE_RETRY_AFTER: Duration = Duration::from_secs(1);
 use tonic::Status;
 
 /// Everything a query-service RPC can fail with.
@@ -50,9 +62,7 @@ impl ServiceError {
             ServiceError::NotFound(_) => ErrorCode::NotFound,
             ServiceError::NotYetProjected { .. } => ErrorCode::Unavailable,
             ServiceError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
-            ServiceError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_),
-            ) => ErrorCode::Unavailable,
+            ServiceError::Database(e) if outage::is_outage(e) => ErrorCode::Unavailable,
             ServiceError::Database(_) => ErrorCode::Internal,
         }
     }
@@ -78,14 +88,24 @@ impl From<ServiceError> for Status {
                     *retry_after,
                 );
             }
+            ServiceError::Database(e) if code == ErrorCode::Unavailable => {
+                outage::POSTGRES.failed(e);
+                let mut status = Status::new(
+                    code.grpc_code(),
+                    "the read database is unavailable, retry later",
+                );
+                status.metadata_mut().insert(
+                    RETRY_AFTER_MS_METADATA,
+                    u64::try_from(OUTAGE_RETRY_AFTER.as_millis())
+                        .unwrap_or(u64::MAX)
+                        .into(),
+                );
+                return status;
+            }
             ServiceError::Database(_) => {}
         }
         tracing::error!(error = %err, "query failed");
-        let message = match code {
-            ErrorCode::Unavailable => "the read database is unavailable, retry later",
-            _ => "internal error",
-        };
-        Status::new(code.grpc_code(), message)
+        Status::new(code.grpc_code(), "internal error")
     }
 }
 
@@ -102,8 +122,15 @@ mod tests {
     }
 
     #[test]
-    fn an_exhausted_pool_is_unavailable() {
+    fn an_exhausted_pool_is_unavailable_with_a_retry_hint() {
         let status = Status::from(ServiceError::Database(sqlx::Error::PoolTimedOut));
         assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(
+            status
+                .metadata()
+                .get(RETRY_AFTER_MS_METADATA)
+                .and_then(|v| v.to_str().ok()),
+            Some("1000")
+        );
     }
 }

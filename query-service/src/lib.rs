@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod outage;
 pub mod projector;
 pub mod queries;
 pub mod read_model;

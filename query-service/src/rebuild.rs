@@ -337,7 +337,7 @@ async fn apply(
     let outcomes = loop {
         match projector.apply(batch).await {
             Ok(outcomes) => break outcomes,
-            Err(e) if crate::projector::is_transient(&e) && backoff < Duration::from_secs(10) => {
+            Err(e) if backoff < Duration::from_secs(10) => {
                 tracing::warn!(error = %e, "rebuild batch failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;

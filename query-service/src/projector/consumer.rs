@@ -37,6 +37,7 @@ use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, Outcome, Projector, Source, next_offsets};
+use crate::outage;
 
 /// How the consumer connects.
 #[derive(Debug, Clone)]
@@ -128,7 +129,7 @@ pub async fn run(
                 None => break,
             },
         };
-        let Some(outcomes) = apply_until_done(&projector, &deliveries, &shutdown).await else {
+        let Some(outcomes) = projector.apply_until_done(&deliveries, &shutdown).await else {
             break;
         };
         record(&outcomes);
@@ -204,6 +205,7 @@ async fn read_batches(
         for message in chunk {
             match message {
                 Ok(message) => {
+                    outage::KAFKA.succeeded();
                     if let Some(ms) = message.timestamp().to_millis() {
                         last_timestamp_ms.store(ms, Ordering::Relaxed);
                     }
@@ -216,35 +218,13 @@ async fn read_batches(
                         message.payload().unwrap_or_default().to_vec(),
                     ));
                 }
-                // Broker hiccups surface here; librdkafka reconnects by itself.
-                Err(e) => tracing::warn!(error = %e, "kafka consumer error"),
+                // Broker hiccups surface here; librdkafka reconnects by itself. An outage is
+                // logged when it starts and when it ends, not for every failed fetch.
+                Err(e) => outage::KAFKA.failed(&e),
             }
         }
         if !deliveries.is_empty() && batches.send(deliveries).await.is_err() {
             return;
-        }
-    }
-}
-
-/// Retries a batch while the database is unreachable, with backoff, until shutdown.
-async fn apply_until_done(
-    projector: &Projector,
-    deliveries: &[Delivery],
-    shutdown: &CancellationToken,
-) -> Option<Vec<Outcome>> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match projector.apply(deliveries).await {
-            Ok(outcomes) => return Some(outcomes),
-            Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "projection batch failed; retrying");
-                metrics::counter!("projection_retries_total").increment(1);
-                tokio::select! {
-                    () = shutdown.cancelled() => return None,
-                    () = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
         }
     }
 }
@@ -285,9 +265,16 @@ pub async fn refresh_parked_gauges(pool: &PgPool) {
     )
     .fetch_one(pool)
     .await;
-    if let Ok((dead, held)) = counts {
-        metrics::gauge!("projection_dead_letters").set(dead as f64);
-        metrics::gauge!("projection_held_events").set(held as f64);
+    match counts {
+        Ok((dead, held)) => {
+            // Also the projector's probe of the read database while no events arrive: an outage
+            // ends here as well as with the next applied batch.
+            outage::POSTGRES.succeeded();
+            metrics::gauge!("projection_dead_letters").set(dead as f64);
+            metrics::gauge!("projection_held_events").set(held as f64);
+        }
+        Err(e) if outage::is_outage(&e) => outage::POSTGRES.failed(&e),
+        Err(e) => tracing::debug!(error = %e, "parked-event gauges not refreshed"),
     }
 }
 
@@ -376,7 +363,24 @@ pub struct ProjectorContext {
     offsets: StoredOffsets,
 }
 
-impl ClientContext for ProjectorContext {}
+impl ClientContext for ProjectorContext {
+    /// librdkafka reports every failed connection attempt; while the broker is down that is one
+    /// line per retry. The outage is logged once through [`outage::KAFKA`] instead, and
+    /// librdkafka's own lines go to debug level.
+    fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
+        use rdkafka::config::RDKafkaLogLevel as L;
+        match level {
+            L::Emerg | L::Alert | L::Critical => {
+                tracing::error!(target: "librdkafka", facility = fac, "{log_message}");
+            }
+            _ => tracing::debug!(target: "librdkafka", facility = fac, "{log_message}"),
+        }
+    }
+
+    fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
+        outage::KAFKA.failed(&format_args!("{error}: {reason}"));
+    }
+}
 
 impl ConsumerContext for ProjectorContext {
     fn rebalance(

@@ -7,6 +7,13 @@
 //! fails for a reason retrying cannot cure, its events are applied one by one so only the culprit
 //! is parked.
 //!
+//! Only an event that fails on a healthy database is parked: a read-model invariant the plan
+//! broke, or a statement the database refused because of the data (see
+//! [`crate::outage::blames_the_data`]). Anything else (the database unreachable or not accepting
+//! connections, a connection dropped mid-batch, a lost race) is not the event's fault: the batch
+//! is handed back as an error, and [`Projector::apply_until_done`] pauses and retries it with
+//! backoff, logging the outage once when it starts and once when it ends.
+//!
 //! - `plan`: pure decisions and folding; `write`: the SQL; `consumer`: the Kafka loop and metrics;
 //!   `dead_letters`: listing and replaying parked events.
 //!
@@ -19,9 +26,14 @@ pub mod write;
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::time::Duration;
+
 use cqrsplus_domain::EventEnvelope;
 use sqlx::{PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::outage;
 
 pub use plan::{Delivery, Outcome, Source};
 use write::WriteError;
@@ -44,12 +56,13 @@ impl Projector {
     }
 
     /// Applies `deliveries` (in arrival order) and says what happened to each. An error means
-    /// nothing was written and the same batch should be tried again later (the database is
-    /// unreachable or a transaction lost a race).
+    /// nothing was written and the same batch should be tried again later: it failed for a reason
+    /// that is not the fault of any of its events (the database is unreachable, a connection
+    /// dropped, a transaction lost a race).
     pub async fn apply(&self, deliveries: &[Delivery]) -> Result<Vec<Outcome>, sqlx::Error> {
         match self.apply_in_one_transaction(deliveries).await {
             Ok(outcomes) => return Ok(outcomes),
-            Err(WriteError::Database(e)) if is_transient(&e) => return Err(e),
+            Err(WriteError::Database(e)) if !outage::blames_the_data(&e) => return Err(e),
             Err(err) if deliveries.len() == 1 => {
                 let reason = err.to_string();
                 tracing::warn!(error = %reason, "parking an event that cannot be applied");
@@ -65,7 +78,7 @@ impl Projector {
             let one = std::slice::from_ref(delivery);
             match self.apply_in_one_transaction(one).await {
                 Ok(mut outcome) => outcomes.append(&mut outcome),
-                Err(WriteError::Database(e)) if is_transient(&e) => return Err(e),
+                Err(WriteError::Database(e)) if !outage::blames_the_data(&e) => return Err(e),
                 Err(err) => {
                     let reason = err.to_string();
                     tracing::warn!(error = %reason, "parking an event that cannot be applied");
@@ -75,6 +88,35 @@ impl Projector {
             }
         }
         Ok(outcomes)
+    }
+
+    /// Applies `deliveries` like [`Projector::apply`], retrying with backoff (100 ms doubling to
+    /// 5 s) for as long as the batch fails through no fault of its events; `None` when `shutdown`
+    /// came first. The outage is logged when it starts and when it ends, not at every retry.
+    pub async fn apply_until_done(
+        &self,
+        deliveries: &[Delivery],
+        shutdown: &CancellationToken,
+    ) -> Option<Vec<Outcome>> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.apply(deliveries).await {
+                Ok(outcomes) => {
+                    outage::POSTGRES.succeeded();
+                    return Some(outcomes);
+                }
+                Err(e) => {
+                    outage::POSTGRES.failed(&e);
+                    tracing::debug!(error = %e, retry_in = ?backoff, "projection batch failed; retrying");
+                    metrics::counter!("projection_retries_total").increment(1);
+                    tokio::select! {
+                        () = shutdown.cancelled() => return None,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
     }
 
     async fn apply_in_one_transaction(
@@ -185,22 +227,4 @@ async fn load_state(
         .filter_map(|p| serde_json::from_slice(p).ok())
         .collect();
     Ok((checkpoints, held))
-}
-
-/// Whether retrying the same write later may succeed: the database was unreachable, or the
-/// transaction lost a race (serialization failure, deadlock).
-pub fn is_transient(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::Database(db) => matches!(
-            db.code().as_deref(),
-            Some("40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "53300")
-        ),
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::Tls(_) => true,
-        _ => false,
-    }
 }
