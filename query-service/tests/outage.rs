@@ -232,8 +232,9 @@ async fn a_read_database_outage_parks_nothing_and_reads_answer_unavailable() {
     // 3. New connections refused while pooled ones still work, and readers keep the pool busy:
     // a batch may fail on a new connection and the next statement succeed on a pooled one. An
     // event must not be parked for the failure that was the connection's.
+    // Two live connections, room for a third that the database will refuse.
     let small = PgPoolOptions::new()
-        .max_connections(2)
+        .max_connections(3)
         .acquire_timeout(Duration::from_secs(5))
         .connect(&db.url)
         .await
