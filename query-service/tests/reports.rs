@@ -326,7 +326,7 @@ async fn every_view_holds_the_hand_checked_figures() {
     //   2025-03 retail EUR O6 10499/1/3;  OLD retail EUR O7 500/1/1
     //   R: (none) EUR O12+O13 999/2/2; business USD O10 5001/1/1; retail EUR O8+O9 11000/2/4
     let monthly: Vec<(Date, Option<String>, String, i64, i64, i64)> = sqlx::query_as(
-        "select month, segment, currency, revenue_minor, order_count, units_sold
+        "select month, segment, currency, revenue_minor::int8, order_count, units_sold::int8
            from monthly_sales_by_segment order by month, segment nulls first, currency",
     )
     .fetch_all(&pool)
@@ -363,7 +363,8 @@ async fn every_view_holds_the_hand_checked_figures() {
         i64,
     );
     let top: Vec<TopRow> = sqlx::query_as(
-        "select customer_id, currency, name, email, segment, region, order_count, revenue_minor
+        "select customer_id, currency, name, email, segment, region, order_count,
+                revenue_minor::int8
            from top_customers order by customer_id, currency",
     )
     .fetch_all(&pool)
@@ -453,7 +454,7 @@ async fn every_view_holds_the_hand_checked_figures() {
     //   south EUR: O2 15002 + O6 10499 + O7 500 = 26001, 3 orders, 2 customers (B, C)
     //   south USD: O10 5001, 1, 1
     let regions: Vec<(Option<String>, String, i64, i64, i64)> = sqlx::query_as(
-        "select region, currency, revenue_minor, order_count, customer_count
+        "select region, currency, revenue_minor::int8, order_count, customer_count
            from sales_by_region order by region nulls first, currency",
     )
     .fetch_all(&pool)
@@ -493,7 +494,7 @@ async fn every_view_holds_the_hand_checked_figures() {
     //   MUG EUR O1 (2) + O6 (1) + O12 (1) = 3, 4, 998+499+499 = 1996;  MUG USD O3 (4) 1996
     //   PEN EUR O1 (1) + O5 (3) + O7 (1) + O8 (2) + O13 (1) = 5 orders, 8 units, 4000
     let products: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
-        "select sku, currency, name, order_count, units_sold, revenue_minor
+        "select sku, currency, name, order_count, units_sold::int8, revenue_minor::int8
            from product_performance order by sku, currency",
     )
     .fetch_all(&pool)
@@ -514,7 +515,7 @@ async fn every_view_holds_the_hand_checked_figures() {
     // product_performance_monthly: the same split by the orders' months; the name is the latest
     // one in every month (PEN is "Pen, blue" in January 2025 too).
     let monthly_products: Vec<(String, String, Date, String, i64, i64, i64)> = sqlx::query_as(
-        "select sku, currency, month, name, order_count, units_sold, revenue_minor
+        "select sku, currency, month, name, order_count, units_sold::int8, revenue_minor::int8
            from product_performance_monthly order by sku, currency, month",
     )
     .fetch_all(&pool)
@@ -1316,4 +1317,130 @@ async fn the_reporting_migration_survives_a_race_to_create_its_role() {
     }
     assert!(exists, "the migration created the role");
     dropped.expect("drop the race's role");
+}
+
+// Money near the 64-bit limit --------------------------------------------------------------------
+
+/// Two shipped orders near the i64 maximum, of one customer, in one month, region and segment:
+/// their sums do not fit a bigint. The views sum in numeric, so analysts (and the `reporting`
+/// role) read the exact figures; the RPCs answer every row that fits the contract's 64-bit
+/// integers and name the one that does not with FAILED_PRECONDITION, never INTERNAL.
+#[tokio::test]
+async fn sums_beyond_the_64_bit_range_break_no_view_and_no_other_report() {
+    let db = fresh_database().await;
+    MIGRATOR.run(&db.pool).await.expect("migrate");
+    let pool = &db.pool;
+    let (rich, plain) = (Uuid::now_v7(), Uuid::now_v7());
+    insert_customer(pool, rich, "Rich", "whale", "west").await;
+    insert_customer(pool, plain, "Plain", "retail", "east").await;
+    let near_max = i64::MAX - 1;
+    for day in [3, 4] {
+        let placed = datetime!(2025-05-01 12:00 UTC) + Duration::days(day);
+        let items = [item("GOLD", "Gold bar", near_max, 1)];
+        insert_order(pool, Uuid::now_v7(), rich, "shipped", "EUR", placed, &items).await;
+    }
+    let items = [item("PEN", "Pen", 250, 2)];
+    let june = datetime!(2025-06-10 12:00 UTC);
+    insert_order(pool, Uuid::now_v7(), plain, "shipped", "USD", june, &items).await;
+    let exact = (i128::from(near_max) * 2).to_string();
+
+    // The views, as the owner and as the reporting role.
+    let mut conn = pool.acquire().await.unwrap();
+    for role in ["reset role", "set role reporting"] {
+        conn.execute(role).await.unwrap();
+        for (view, filter) in [
+            ("monthly_sales_by_segment", "segment = 'whale'"),
+            ("top_customers", "name = 'Rich'"),
+            ("sales_by_region", "region = 'west'"),
+            ("product_performance", "sku = 'GOLD'"),
+            ("product_performance_monthly", "sku = 'GOLD'"),
+        ] {
+            let sql = format!("select revenue_minor::text from {view} where {filter}");
+            let sum: String = sqlx::query_scalar(AssertSqlSafe(sql))
+                .fetch_one(&mut *conn)
+                .await
+                .unwrap_or_else(|e| panic!("{view} as {role:?}: {e}"));
+            assert_eq!(sum, exact, "{view}");
+        }
+    }
+    conn.execute("reset role").await.unwrap();
+    drop(conn);
+
+    let out_of_range = |result: Result<String, ServiceError>, what: &str| match result {
+        Err(ServiceError::FailedPrecondition(message)) => {
+            assert!(message.contains(what), "{message}");
+            assert!(message.contains(&exact), "{message}");
+        }
+        other => panic!("expected FAILED_PRECONDITION naming {what}, got {other:?}"),
+    };
+
+    // Monthly sales: June answers; May names its row.
+    let june_sales = reports::monthly_sales_by_segment(
+        pool,
+        pb::MonthlySalesBySegmentRequest {
+            period: period("2025-06", "2025-06"),
+        },
+    )
+    .await
+    .expect("a month without the big orders answers");
+    assert_eq!(june_sales.rows.len(), 1);
+    assert_eq!(
+        june_sales.rows[0].revenue.as_ref().unwrap().amount_minor,
+        500
+    );
+    out_of_range(
+        reports::monthly_sales_by_segment(pool, pb::MonthlySalesBySegmentRequest { period: None })
+            .await
+            .map(|r| format!("{r:?}")),
+        "segment \"whale\" in 2025-05 (EUR)",
+    );
+
+    // Top customers: USD answers; all currencies names the customer.
+    let usd = reports::top_customers(
+        pool,
+        pb::TopCustomersRequest {
+            currency: "USD".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("another currency answers");
+    assert_eq!(usd.customers.len(), 1);
+    assert_eq!(usd.customers[0].customer_id, plain.to_string());
+    out_of_range(
+        reports::top_customers(pool, pb::TopCustomersRequest::default())
+            .await
+            .map(|r| format!("{r:?}")),
+        &rich.to_string(),
+    );
+
+    // Sales by region: June answers; all time names the region.
+    let regions = reports::sales_by_region(
+        pool,
+        pb::SalesByRegionRequest {
+            period: period("2025-06", "2025-06"),
+        },
+    )
+    .await
+    .expect("a period without the big orders answers");
+    assert_eq!(regions.regions.len(), 1);
+    assert_eq!(regions.regions[0].region, "east");
+    out_of_range(
+        reports::sales_by_region(pool, pb::SalesByRegionRequest { period: None })
+            .await
+            .map(|r| format!("{r:?}")),
+        "region \"west\" (EUR)",
+    );
+
+    // Product performance over June answers too.
+    let products = reports::product_performance(
+        pool,
+        pb::ProductPerformanceRequest {
+            period: period("2025-06", "2025-06"),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("product performance answers");
+    assert_eq!(products.products.len(), 1);
 }

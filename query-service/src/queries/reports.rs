@@ -121,6 +121,27 @@ fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
 }
 
+/// A sum the views compute in `numeric` (so that no stored data can make them fail), read as its
+/// decimal text. The contract's integers are 64-bit: a sum beyond them (only orders stored before
+/// the money bounds of the command side can add up that far) is a clear FAILED_PRECONDITION that
+/// names the row, never a wrong number or an INTERNAL error. Other rows and other reports are
+/// unaffected; the reporting views in SQL give the exact sum.
+fn exact<T: TryFrom<i128>>(sum: &str, what: impl FnOnce() -> String) -> Result<T, ServiceError> {
+    // A sum of integers has no fractional digits; "1.0"-style text would be a schema change.
+    let fits = sum
+        .trim()
+        .parse::<i128>()
+        .ok()
+        .and_then(|v| T::try_from(v).ok());
+    fits.ok_or_else(|| {
+        ServiceError::FailedPrecondition(format!(
+            "{} is {sum}, beyond the 64-bit range of this API's integers; narrow the report \
+             (period, currency) or read the reporting views in SQL, which sum exactly",
+            what()
+        ))
+    })
+}
+
 /// Position `index` (0-based) in a ranking, as the contract's 1-based rank.
 fn rank(index: usize) -> u32 {
     u32::try_from(index + 1).unwrap_or(u32::MAX)
@@ -141,9 +162,9 @@ struct MonthlySalesRow {
     month: Date,
     segment: String,
     currency: String,
-    revenue_minor: i64,
+    revenue_minor: String,
     order_count: i64,
-    units_sold: i64,
+    units_sold: String,
 }
 
 /// Revenue, orders and units per (month, segment, currency), by month then segment.
@@ -153,8 +174,8 @@ pub async fn monthly_sales_by_segment(
 ) -> Result<pb::MonthlySalesBySegmentResponse, ServiceError> {
     let period = Period::parse(req.period.as_ref())?;
     let rows: Vec<MonthlySalesRow> = sqlx::query_as(
-        "select month, coalesce(segment, '') as segment, currency, revenue_minor, order_count,
-                units_sold
+        "select month, coalesce(segment, '') as segment, currency,
+                revenue_minor::text as revenue_minor, order_count, units_sold::text as units_sold
            from monthly_sales_by_segment
           where month >= coalesce($1::date, '-infinity')
             and month <= coalesce($2::date, 'infinity')
@@ -164,18 +185,30 @@ pub async fn monthly_sales_by_segment(
     .bind(period.to)
     .fetch_all(pool)
     .await?;
-    Ok(pb::MonthlySalesBySegmentResponse {
-        rows: rows
-            .into_iter()
-            .map(|row| pb::MonthlySegmentSales {
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let what = |column: &str| {
+                format!(
+                    "{column} of segment {:?} in {} ({})",
+                    row.segment,
+                    month_text(row.month),
+                    row.currency.trim()
+                )
+            };
+            Ok(pb::MonthlySegmentSales {
+                revenue: money(
+                    exact(&row.revenue_minor, || what("revenue_minor"))?,
+                    &row.currency,
+                ),
+                units_sold: exact(&row.units_sold, || what("units_sold"))?,
                 month: month_text(row.month),
-                segment: row.segment,
-                revenue: money(row.revenue_minor, &row.currency),
                 order_count: unsigned(row.order_count),
-                units_sold: unsigned(row.units_sold),
+                segment: row.segment,
             })
-            .collect(),
-    })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    Ok(pb::MonthlySalesBySegmentResponse { rows })
 }
 
 // TopCustomers ------------------------------------------------------------------------------------
@@ -189,7 +222,7 @@ struct TopCustomerRow {
     segment: String,
     region: String,
     order_count: i64,
-    revenue_minor: i64,
+    revenue_minor: String,
 }
 
 /// The best customers by revenue or order count, one row per (customer, currency), ties broken by
@@ -212,7 +245,7 @@ pub async fn top_customers(
     let rows: Vec<TopCustomerRow> = sqlx::query_as(
         "select customer_id, currency, coalesce(name, '') as name, coalesce(email, '') as email,
                 coalesce(segment, '') as segment, coalesce(region, '') as region, order_count,
-                revenue_minor
+                revenue_minor::text as revenue_minor
            from top_customers
           where $1::text is null or currency = $1
           order by case $2::text when 'order_count' then order_count else revenue_minor end desc,
@@ -224,11 +257,18 @@ pub async fn top_customers(
     .bind(limit(req.limit))
     .fetch_all(pool)
     .await?;
-    Ok(pb::TopCustomersResponse {
-        customers: rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| pb::TopCustomer {
+    let customers = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let revenue = exact(&row.revenue_minor, || {
+                format!(
+                    "the revenue of customer {} ({})",
+                    row.customer_id,
+                    row.currency.trim()
+                )
+            })?;
+            Ok(pb::TopCustomer {
                 rank: rank(i),
                 customer_id: row.customer_id.to_string(),
                 name: row.name,
@@ -236,10 +276,11 @@ pub async fn top_customers(
                 segment: row.segment,
                 region: row.region,
                 order_count: unsigned(row.order_count),
-                revenue: money(row.revenue_minor, &row.currency),
+                revenue: money(revenue, &row.currency),
             })
-            .collect(),
-    })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    Ok(pb::TopCustomersResponse { customers })
 }
 
 // RepeatCustomers ---------------------------------------------------------------------------------
@@ -310,7 +351,7 @@ pub async fn repeat_customers(
 struct RegionSalesRow {
     region: String,
     currency: String,
-    revenue_minor: i64,
+    revenue_minor: String,
     order_count: i64,
     customer_count: i64,
 }
@@ -329,30 +370,38 @@ pub async fn sales_by_region(
     let period = Period::parse(req.period.as_ref())?;
     let rows: Vec<RegionSalesRow> = sqlx::query_as(
         "select coalesce(customer_region, '') as region, currency,
-                sum(total_minor)::bigint as revenue_minor, count(*) as order_count,
+                sum(total_minor)::text as revenue_minor, count(*) as order_count,
                 count(distinct customer_id) as customer_count
            from sales_orders
           where placed_at >= coalesce($1::date::timestamp at time zone 'UTC', '-infinity')
             and placed_at < coalesce(($2::date + interval '1 month') at time zone 'UTC',
                                      'infinity')
           group by customer_region, currency
-          order by revenue_minor desc, coalesce(customer_region, ''), currency",
+          order by sum(total_minor) desc, coalesce(customer_region, ''), currency",
     )
     .bind(period.from)
     .bind(period.to)
     .fetch_all(pool)
     .await?;
-    Ok(pb::SalesByRegionResponse {
-        regions: rows
-            .into_iter()
-            .map(|row| pb::RegionSales {
+    let regions = rows
+        .into_iter()
+        .map(|row| {
+            let revenue = exact(&row.revenue_minor, || {
+                format!(
+                    "the revenue of region {:?} ({})",
+                    row.region,
+                    row.currency.trim()
+                )
+            })?;
+            Ok(pb::RegionSales {
+                revenue: money(revenue, &row.currency),
                 region: row.region,
-                revenue: money(row.revenue_minor, &row.currency),
                 order_count: unsigned(row.order_count),
                 customer_count: unsigned(row.customer_count),
             })
-            .collect(),
-    })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    Ok(pb::SalesByRegionResponse { regions })
 }
 
 // ProductPerformance ------------------------------------------------------------------------------
@@ -363,8 +412,8 @@ struct ProductSalesRow {
     currency: String,
     name: String,
     order_count: i64,
-    units_sold: i64,
-    revenue_minor: i64,
+    units_sold: String,
+    revenue_minor: String,
 }
 
 /// The best products by revenue, orders containing them or units, one row per (sku, currency),
@@ -391,7 +440,7 @@ pub async fn product_performance(
     };
     let rows: Vec<ProductSalesRow> = sqlx::query_as(
         "select sku, currency, name, sum(order_count)::bigint as order_count,
-                sum(units_sold)::bigint as units_sold, sum(revenue_minor)::bigint as revenue_minor
+                sum(units_sold)::text as units_sold, sum(revenue_minor)::text as revenue_minor
            from product_performance_monthly
           where month >= coalesce($1::date, '-infinity')
             and month <= coalesce($2::date, 'infinity')
@@ -410,20 +459,26 @@ pub async fn product_performance(
     .bind(limit(req.limit))
     .fetch_all(pool)
     .await?;
-    Ok(pb::ProductPerformanceResponse {
-        products: rows
-            .into_iter()
-            .enumerate()
-            .map(|(i, row)| pb::ProductSales {
+    let products = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let what =
+                |column: &str| format!("{column} of sku {:?} ({})", row.sku, row.currency.trim());
+            Ok(pb::ProductSales {
                 rank: rank(i),
+                units_sold: exact(&row.units_sold, || what("units_sold"))?,
+                revenue: money(
+                    exact(&row.revenue_minor, || what("revenue_minor"))?,
+                    &row.currency,
+                ),
                 sku: row.sku,
                 name: row.name,
                 order_count: unsigned(row.order_count),
-                units_sold: unsigned(row.units_sold),
-                revenue: money(row.revenue_minor, &row.currency),
             })
-            .collect(),
-    })
+        })
+        .collect::<Result<_, ServiceError>>()?;
+    Ok(pb::ProductPerformanceResponse { products })
 }
 
 // CustomerItemsByPriceGroup -----------------------------------------------------------------------
@@ -594,6 +649,25 @@ mod tests {
         for bad in ["EURO", "E1R", "€", "EU"] {
             assert!(currency_filter(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn numeric_sums_fit_or_say_which_row_does_not() {
+        assert_eq!(exact::<i64>("1250", String::new).ok(), Some(1250));
+        assert_eq!(
+            exact::<i64>("9223372036854775807", String::new).ok(),
+            Some(i64::MAX)
+        );
+        let err = exact::<i64>("18446744073709551614", || "the revenue of X".into());
+        match err {
+            Err(ServiceError::FailedPrecondition(message)) => {
+                assert!(message.contains("the revenue of X"), "{message}");
+                assert!(message.contains("18446744073709551614"), "{message}");
+            }
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+        assert!(exact::<u64>("-1", String::new).is_err());
+        assert!(exact::<i64>("1.5", String::new).is_err());
     }
 
     #[test]
