@@ -1,4 +1,4 @@
-//! The QueryAdmin gRPC service: dead letters (list, replay) and rebuilds (start, progress).
+//! The QueryAdmin gRPC service: dead letters (list, replay, skip) and rebuilds (start, progress).
 //!
 //! Handlers only translate between the contract and `projector::dead_letters` / `rebuild`; the
 //! gateway forwards these calls only for admins. Must not talk to Kafka.
@@ -68,6 +68,8 @@ fn progress_to_pb(handle: &ProgressHandle) -> pb::RebuildProgress {
         finished_at: p.finished_at.map(timestamp),
         error: p.error.clone().unwrap_or_default(),
         target_schema: p.target_schema.clone(),
+        events_parked: p.events_parked,
+        events_held: p.events_held,
     }
 }
 
@@ -80,14 +82,40 @@ fn dead_letter_to_pb(letter: dead_letters::DeadLetter) -> pb::DeadLetter {
             None => String::from_utf8_lossy(&letter.payload).into_owned(),
         },
         event: event.as_ref().map(envelope_to_pb),
-        topic: letter.topic,
-        partition: letter.partition,
-        offset: letter.offset,
+        // An event a rebuild parked has no Kafka source: empty topic, offset -1 (the contract).
+        topic: letter.topic.unwrap_or_default(),
+        partition: letter.partition.unwrap_or_default(),
+        offset: letter.offset.unwrap_or(-1),
         error: letter.error,
         attempts: u32::try_from(letter.attempts).unwrap_or(0),
         parked_at: Some(timestamp(letter.parked_at)),
         last_attempt_at: Some(timestamp(letter.last_attempt_at)),
     }
+}
+
+/// A skip's reason: required, bounded, and free of control characters other than newline and tab
+/// (what Postgres text and a log line can hold as given).
+fn skip_reason(value: &str) -> Result<String, ServiceError> {
+    let reason = value.trim();
+    if reason.is_empty() {
+        return Err(ServiceError::invalid("reason", "a skip needs a reason"));
+    }
+    if reason.chars().count() > dead_letters::MAX_REASON_CHARS {
+        return Err(ServiceError::invalid(
+            "reason",
+            format!("at most {} characters", dead_letters::MAX_REASON_CHARS),
+        ));
+    }
+    if reason
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ServiceError::invalid(
+            "reason",
+            "control characters other than newline and tab are not allowed",
+        ));
+    }
+    Ok(reason.to_owned())
 }
 
 #[tonic::async_trait]
@@ -159,6 +187,43 @@ impl QueryAdmin for AdminApi {
             replayed_count: replayed.replayed,
             failed_count: replayed.failed.len() as u64,
             failed_ids: replayed.failed.iter().map(i64::to_string).collect(),
+        }))
+    }
+
+    async fn skip_dead_letter(
+        &self,
+        request: Request<pb::SkipDeadLetterRequest>,
+    ) -> Result<Response<pb::SkipDeadLetterResponse>, Status> {
+        // The gateway forwards admin calls with the admin's identity; a skip without one would be
+        // unattributable.
+        let actor = cqrsplus_proto::error_code::actor(request.metadata())
+            .map(str::to_owned)
+            .ok_or_else(|| Status::unauthenticated("a skip must name its admin (x-actor)"))?;
+        let r = request.into_inner();
+        let id = r.dead_letter_id.trim().parse::<i64>().map_err(|_| {
+            ServiceError::invalid(
+                "dead_letter_id",
+                format!("{:?} is not a dead letter id", r.dead_letter_id),
+            )
+        })?;
+        let reason = skip_reason(&r.reason)?;
+        let skipped = dead_letters::skip(&self.projector, id, &actor, &reason)
+            .await
+            .map_err(|e| match e {
+                dead_letters::SkipError::NotParked(_) => ServiceError::NotFound(e.to_string()),
+                dead_letters::SkipError::NotNext { .. } => {
+                    ServiceError::FailedPrecondition(e.to_string())
+                }
+                dead_letters::SkipError::Database(e) => ServiceError::Database(e),
+            })?;
+        crate::projector::consumer::refresh_parked_gauges(self.projector.pool()).await;
+        Ok(Response::new(pb::SkipDeadLetterResponse {
+            dead_letter_id: skipped.id.to_string(),
+            resolved_at: Some(timestamp(skipped.resolved_at)),
+            resolved_by: skipped.resolved_by,
+            reason: skipped.reason,
+            checkpoint_advanced: skipped.checkpoint_advanced,
+            released_count: skipped.released,
         }))
     }
 

@@ -13,6 +13,13 @@
 //! in the new schema, where the checkpoints skip what the rebuild already applied. Only one
 //! rebuild runs at a time across instances (an advisory lock).
 //!
+//! An event the rebuild cannot apply never stops it: it is parked in the fresh schema's dead
+//! letters (as the live projector would park it, identified by its event id since it has no Kafka
+//! source) and the aggregate's later events are held behind it. Events an admin skipped in the live
+//! read model are skipped again. At the switch the live dead letters are carried over with their
+//! ids; a rebuild-parked event that the live list already holds is kept once, as the live letter
+//! (its id and history are what admins know).
+//!
 //! Must not depend on Kafka; the gRPC admin layer and the CLI drive it.
 
 use std::{
@@ -34,7 +41,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::{
-    projector::{Delivery, Outcome, Projector},
+    projector::{Delivery, Outcome, Projector, dead_letters},
     read_model::MIGRATOR,
 };
 
@@ -67,6 +74,10 @@ pub struct Progress {
     pub finished_at: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub target_schema: String,
+    /// Events parked in the fresh schema because they cannot be applied.
+    pub events_parked: u64,
+    /// Events held behind a parked one (or behind a version the store lacks).
+    pub events_held: u64,
 }
 
 impl Progress {
@@ -140,6 +151,8 @@ impl Rebuild {
             finished_at: None,
             error: None,
             target_schema: format!("rebuild_{}", id.simple()),
+            events_parked: 0,
+            events_held: 0,
         }));
         let this = self.clone();
         let progress = handle.clone();
@@ -210,7 +223,10 @@ impl Rebuild {
             .run(&fresh)
             .await
             .context("migrating the rebuild schema")?;
-        let projector = Projector::new(fresh.clone(), None);
+        let skipped = dead_letters::skipped_event_ids(live)
+            .await
+            .context("reading the skipped dead letters")?;
+        let projector = Projector::new(fresh.clone(), None).skipping(skipped.into_iter().collect());
         let mut store = EventStoreClient::connect(self.command_service_url.clone())
             .await
             .with_context(|| {
@@ -251,13 +267,36 @@ impl Rebuild {
         .await?;
         fresh.close().await;
         let retired = format!("retired_{}", Uuid::now_v7().simple());
+        // The rebuild's own dead letters move aside while the live ones come over with their ids,
+        // then come back under new ids after them (minus those the live list already holds).
+        let rebuild_parked = format!("rebuild_parked_{}", Uuid::now_v7().simple());
         for statement in [
+            format!(
+                "delete from {schema}.dead_letters f using {live_schema}.dead_letters l
+                  where f.event_id = l.event_id
+                    and l.replayed_at is null and l.resolved_at is null"
+            ),
+            format!(
+                "create temporary table {rebuild_parked} on commit drop as
+                 select * from {schema}.dead_letters"
+            ),
+            format!("delete from {schema}.dead_letters"),
             format!(
                 "insert into {schema}.dead_letters overriding system value select * from {live_schema}.dead_letters"
             ),
             format!(
                 "select setval(pg_get_serial_sequence('{schema}.dead_letters', 'id'),
                                greatest((select max(id) from {schema}.dead_letters), 1))"
+            ),
+            format!(
+                "insert into {schema}.dead_letters
+                        (event_id, event_type, aggregate_type, aggregate_id, version, topic,
+                         partition, \"offset\", payload, error, attempts, parked_at, replayed_at,
+                         last_attempt_at, resolved_at, resolved_by, resolution)
+                 select event_id, event_type, aggregate_type, aggregate_id, version, topic,
+                        partition, \"offset\", payload, error, attempts, parked_at, replayed_at,
+                        last_attempt_at, resolved_at, resolved_by, resolution
+                   from {rebuild_parked} order by id"
             ),
             format!(
                 "insert into {schema}.consumer_offsets select * from {live_schema}.consumer_offsets"
@@ -345,6 +384,7 @@ async fn apply(
             Err(e) => return Err(e).context("applying events to the rebuild schema"),
         }
     };
+    let (mut parked, mut held) = (0, 0);
     for (delivery, outcome) in batch.iter().zip(&outcomes) {
         let event = delivery.envelope.as_ref().ok();
         let name = || {
@@ -353,17 +393,25 @@ async fn apply(
             })
         };
         match outcome {
-            Outcome::Applied | Outcome::Duplicate => {}
+            Outcome::Applied | Outcome::Duplicate | Outcome::Skipped => {}
             Outcome::Held { waiting_for } => {
-                bail!("{}: the store skips version {waiting_for}", name())
+                held += 1;
+                tracing::debug!(event = %name(), waiting_for, "rebuild: event held behind a gap");
             }
-            Outcome::Parked(reason) => bail!("{} cannot be applied: {reason}", name()),
+            Outcome::Parked(reason) => {
+                parked += 1;
+                tracing::warn!(event = %name(), %reason, "rebuild: event parked");
+            }
         }
     }
+    update(progress, |p| {
+        p.events_parked += parked;
+        p.events_held += held;
+    });
     // Duplicates are the final catch-up's margin read again: already counted.
     let applied = outcomes
         .iter()
-        .filter(|o| matches!(o, Outcome::Applied))
+        .filter(|o| matches!(o, Outcome::Applied | Outcome::Skipped))
         .count() as u64;
     update(progress, |p| p.events_applied += applied);
     batch.clear();

@@ -233,7 +233,7 @@ fn record(outcomes: &[Outcome]) {
     let (mut applied, mut duplicate, mut held, mut parked) = (0_u64, 0_u64, 0_u64, 0_u64);
     for outcome in outcomes {
         match outcome {
-            Outcome::Applied => applied += 1,
+            Outcome::Applied | Outcome::Skipped => applied += 1,
             Outcome::Duplicate => duplicate += 1,
             Outcome::Held { waiting_for } => {
                 held += 1;
@@ -260,7 +260,7 @@ fn record(outcomes: &[Outcome]) {
 /// Sets the dead-letter and held-event gauges from the tables.
 pub async fn refresh_parked_gauges(pool: &PgPool) {
     let counts: Result<(i64, i64), _> = sqlx::query_as(
-        "select (select count(*) from dead_letters where replayed_at is null),
+        "select (select count(*) from dead_letters where replayed_at is null and resolved_at is null),
                 (select count(*) from held_events)",
     )
     .fetch_one(pool)

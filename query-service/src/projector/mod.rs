@@ -24,7 +24,10 @@ pub mod dead_letters;
 pub mod plan;
 pub mod write;
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::Arc,
+};
 
 use std::time::Duration;
 
@@ -44,11 +47,24 @@ pub struct Projector {
     pool: PgPool,
     /// The consumer group whose offsets are stored with each batch; none for rebuilds.
     group: Option<String>,
+    /// Ids of events an admin resolved as skipped, for a rebuild to honour; empty when live (the
+    /// live read model already advanced past them when they were skipped).
+    skip: Arc<HashSet<Uuid>>,
 }
 
 impl Projector {
     pub fn new(pool: PgPool, group: Option<String>) -> Self {
-        Self { pool, group }
+        Self {
+            pool,
+            group,
+            skip: Arc::default(),
+        }
+    }
+
+    /// This projector, treating the events `skip` names as done without applying them.
+    pub fn skipping(mut self, skip: HashSet<Uuid>) -> Self {
+        self.skip = Arc::new(skip);
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -119,6 +135,26 @@ impl Projector {
         }
     }
 
+    /// Applies the events held for `aggregate_id` that its checkpoint now reaches (after an admin
+    /// skipped the version they waited for), and says how many were applied.
+    pub async fn release_held(&self, aggregate_id: Uuid) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let (checkpoints, held) = load_state(&mut tx, &[aggregate_id]).await?;
+        let plan = plan::plan(&[], &checkpoints, held, &self.skip);
+        match write::write(&mut tx, &plan, &[]).await {
+            Ok(()) => {}
+            Err(WriteError::Database(e)) => return Err(e),
+            // A held event that cannot be applied stays held behind the gap; a later replay of it
+            // (once it is parked by a redelivery) reports why.
+            Err(WriteError::Invariant(e)) => {
+                tracing::warn!(error = %e, %aggregate_id, "held events not released");
+                return Ok(0);
+            }
+        }
+        tx.commit().await?;
+        Ok(plan.done.len() as u64)
+    }
+
     async fn apply_in_one_transaction(
         &self,
         deliveries: &[Delivery],
@@ -131,7 +167,7 @@ impl Projector {
         ids.sort_unstable();
         ids.dedup();
         let (checkpoints, held) = load_state(&mut tx, &ids).await?;
-        let plan = plan::plan(deliveries, &checkpoints, held);
+        let plan = plan::plan(deliveries, &checkpoints, held, &self.skip);
         write::write(&mut tx, &plan, deliveries).await?;
         self.store_offsets(&mut tx, deliveries).await?;
         tx.commit().await?;
@@ -140,11 +176,8 @@ impl Projector {
 
     /// Parks one delivery that failed on its own, and moves its partition's offset past it.
     async fn park_alone(&self, delivery: &Delivery, reason: &str) -> Result<(), sqlx::Error> {
-        let Some(source) = &delivery.source else {
-            return Ok(());
-        };
         let mut tx = self.pool.begin().await?;
-        write::park(&mut tx, delivery, source, reason).await?;
+        write::park(&mut tx, delivery, reason).await?;
         self.store_offsets(&mut tx, std::slice::from_ref(delivery))
             .await?;
         tx.commit().await

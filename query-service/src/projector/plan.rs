@@ -7,7 +7,7 @@
 //!
 //! Pure: no I/O, no sqlx or Kafka types; `write` turns a plan into SQL.
 
-use std::collections::{BTreeMap, HashMap, btree_map::Entry};
+use std::collections::{BTreeMap, HashMap, HashSet, btree_map::Entry};
 
 use cqrsplus_domain::{EventEnvelope, customer::CustomerEvent, order::OrderEvent, post::PostEvent};
 use time::OffsetDateTime;
@@ -43,13 +43,26 @@ impl Delivery {
         }
     }
 
-    /// An event read from the event store (rebuilds). It has no payload: only deliveries with a
-    /// Kafka source are ever held or parked, which is what the bytes are kept for.
+    /// An event read from the event store (rebuilds). It has no payload: the rare one that is held
+    /// or parked is serialized then (see [`Delivery::bytes`]), not every event of a rebuild.
     pub fn from_envelope(envelope: EventEnvelope) -> Self {
         Self {
             source: None,
             payload: Vec::new(),
             envelope: Ok(envelope),
+        }
+    }
+}
+
+impl Delivery {
+    /// The bytes to keep when this delivery is held or parked: as received, or the envelope
+    /// serialized for an event read from the store.
+    pub fn bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match (&self.envelope, self.payload.is_empty()) {
+            (Ok(envelope), true) => serde_json::to_vec(envelope)
+                .map(std::borrow::Cow::Owned)
+                .unwrap_or_default(),
+            _ => std::borrow::Cow::Borrowed(&self.payload),
         }
     }
 }
@@ -66,6 +79,9 @@ pub enum Outcome {
     },
     /// Retrying cannot apply it; parked in `dead_letters` with the reason.
     Parked(String),
+    /// An admin resolved it as skipped (a rebuild meeting an event skipped in the live read
+    /// model): its version counts as done, nothing of it is written.
+    Skipped,
 }
 
 /// Everything the writer must do for a batch.
@@ -82,6 +98,8 @@ pub struct Plan {
     pub released: Vec<(Uuid, u64)>,
     /// Deliveries to hold (index into the batch, with the aggregate and version).
     pub to_hold: Vec<(usize, Uuid, u64)>,
+    /// (aggregate, version, event id) of every event applied or skipped by this batch.
+    pub done: Vec<(Uuid, u64, Uuid)>,
 }
 
 /// A post's row change: a whole new row, or a patch of an existing one.
@@ -222,11 +240,13 @@ enum Pending {
 }
 
 /// Plans a batch. `checkpoints` holds the current version of every aggregate in the batch that
-/// has one; `held` the events held for them, whose payloads decoded when they were held.
+/// has one; `held` the events held for them, whose payloads decoded when they were held; `skip`
+/// the ids of events an admin resolved as skipped (counted as done, never folded).
 pub fn plan(
     deliveries: &[Delivery],
     checkpoints: &HashMap<Uuid, u64>,
     held: Vec<EventEnvelope>,
+    skip: &HashSet<Uuid>,
 ) -> Plan {
     let mut plan = Plan {
         outcomes: vec![Outcome::Applied; deliveries.len()],
@@ -309,12 +329,22 @@ pub fn plan(
                 },
                 Pending::Held(envelope) => (envelope.as_ref(), None),
             };
-            match decode(envelope).and_then(|typed| plan.fold(envelope, typed)) {
+            let skipped = skip.contains(&envelope.event_id);
+            let folded = if skipped {
+                if let Some(index) = index {
+                    plan.outcomes[index] = Outcome::Skipped;
+                }
+                Ok(())
+            } else {
+                decode(envelope).and_then(|typed| plan.fold(envelope, typed))
+            };
+            match folded {
                 Ok(()) => {
                     next += 1;
                     if index.is_none() {
                         plan.released.push((aggregate_id, version));
                     }
+                    plan.done.push((aggregate_id, version, envelope.event_id));
                     plan.checkpoints
                         .insert(aggregate_id, (envelope.aggregate_type.clone(), version));
                 }

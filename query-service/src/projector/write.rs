@@ -578,11 +578,27 @@ async fn write_bookkeeping(
         .execute(&mut *conn)
         .await?;
     }
+    if !plan.done.is_empty() {
+        let ids: Vec<Uuid> = plan.done.iter().map(|(id, _, _)| *id).collect();
+        let versions: Vec<i64> = plan.done.iter().map(|(_, v, _)| db_version(*v)).collect();
+        let events: Vec<Uuid> = plan.done.iter().map(|(_, _, e)| *e).collect();
+        sqlx::query(
+            "insert into projected_events (aggregate_id, version, event_id)
+             select * from unnest($1::uuid[], $2::int8[], $3::uuid[])
+             on conflict (aggregate_id, version) do nothing",
+        )
+        .bind(&ids)
+        .bind(&versions)
+        .bind(&events)
+        .execute(&mut *conn)
+        .await?;
+    }
     for (index, aggregate_id, v) in &plan.to_hold {
         let delivery = &deliveries[*index];
-        let (Some(source), Ok(envelope)) = (&delivery.source, &delivery.envelope) else {
+        let Ok(envelope) = &delivery.envelope else {
             continue;
         };
+        let source = delivery.source.as_ref();
         sqlx::query(
             "insert into held_events (aggregate_id, version, aggregate_type, event_type, payload,
                                       topic, partition, \"offset\")
@@ -593,48 +609,58 @@ async fn write_bookkeeping(
         .bind(db_version(*v))
         .bind(&envelope.aggregate_type)
         .bind(&envelope.event_type)
-        .bind(&delivery.payload)
-        .bind(&source.topic)
-        .bind(source.partition)
-        .bind(source.offset)
+        .bind(delivery.bytes().as_ref())
+        .bind(source.map(|s| &s.topic))
+        .bind(source.map(|s| s.partition))
+        .bind(source.map(|s| s.offset))
         .execute(&mut *conn)
         .await?;
     }
     for (delivery, outcome) in deliveries.iter().zip(&plan.outcomes) {
-        if let Outcome::Parked(reason) = outcome
-            && let Some(source) = &delivery.source
-        {
-            park(conn, delivery, source, reason).await?;
+        if let Outcome::Parked(reason) = outcome {
+            park(conn, delivery, reason).await?;
         }
     }
     Ok(())
 }
 
 /// Parks one delivery in `dead_letters` (or counts another attempt if it is already there).
+///
+/// A Kafka delivery is one row per source (topic, partition, offset); an event a rebuild read from
+/// the store has no source and is one row per event id. A delivery without either (bytes that
+/// are not an envelope, read from nowhere) cannot be stored and is only logged.
 pub async fn park(
     conn: &mut PgConnection,
     delivery: &Delivery,
-    source: &super::plan::Source,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
     let envelope = delivery.envelope.as_ref().ok();
-    sqlx::query(
+    let conflict = match (&delivery.source, envelope) {
+        (Some(_), _) => "(topic, partition, \"offset\")",
+        (None, Some(_)) => "(event_id) where topic is null",
+        (None, None) => {
+            tracing::warn!(%reason, "an unreadable event without a source cannot be parked");
+            return Ok(());
+        }
+    };
+    let source = delivery.source.as_ref();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "insert into dead_letters (event_id, event_type, aggregate_type, aggregate_id, version,
                                    topic, partition, \"offset\", payload, error)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         on conflict (topic, partition, \"offset\") do update
+         on conflict {conflict} do update
             set error = excluded.error, attempts = dead_letters.attempts + 1,
-                last_attempt_at = now(), replayed_at = null",
-    )
+                last_attempt_at = now(), replayed_at = null"
+    )))
     .bind(envelope.map(|e| e.event_id))
     .bind(envelope.map(|e| e.event_type.clone()))
     .bind(envelope.map(|e| e.aggregate_type.clone()))
     .bind(envelope.map(|e| e.aggregate_id))
     .bind(envelope.map(|e| db_version(e.version)))
-    .bind(&source.topic)
-    .bind(source.partition)
-    .bind(source.offset)
-    .bind(&delivery.payload)
+    .bind(source.map(|s| &s.topic))
+    .bind(source.map(|s| s.partition))
+    .bind(source.map(|s| s.offset))
+    .bind(delivery.bytes().as_ref())
     .bind(reason)
     .execute(&mut *conn)
     .await?;
