@@ -265,6 +265,17 @@ impl Rebuild {
             progress,
         )
         .await?;
+        // Counted while running per attempt (the catch-up may meet a parked event again); the
+        // exact figures are what the fresh schema holds now.
+        let (parked, held): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from dead_letters), (select count(*) from held_events)",
+        )
+        .fetch_one(&fresh)
+        .await?;
+        update(progress, |p| {
+            p.events_parked = u64::try_from(parked).unwrap_or_default();
+            p.events_held = u64::try_from(held).unwrap_or_default();
+        });
         fresh.close().await;
         let retired = format!("retired_{}", Uuid::now_v7().simple());
         // The rebuild's own dead letters move aside while the live ones come over with their ids,
