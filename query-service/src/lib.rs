@@ -15,3 +15,4 @@ pub mod queries;
 pub mod read_model;
 pub mod rebuild;
 pub mod startup;
+pub mod supervisor;

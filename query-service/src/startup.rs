@@ -1,6 +1,7 @@
 //! Building and running query-service: connect and migrate the read database, subscribe the
 //! projector, bind the gRPC and metrics listeners (port 0 in tests), then serve until the shutdown
-//! future completes.
+//! future completes. The projector runs under `crate::supervisor`, which restarts it if it ends
+//! and keeps health NOT_SERVING while it is down.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
 
@@ -24,6 +25,7 @@ use crate::{
     },
     read_model,
     rebuild::Rebuild,
+    supervisor::{self, ProjectorControl, Supervised},
 };
 
 /// A query-service with its listeners bound, its read database ready and its consumer subscribed.
@@ -39,6 +41,8 @@ pub struct Application {
     projector: Projector,
     /// None when the projector is off in this instance.
     consumer: Option<consumer::ProjectorConsumer>,
+    consumer_config: ConsumerConfig,
+    control: ProjectorControl,
     batch_size: usize,
     rebuild: Rebuild,
 }
@@ -55,15 +59,13 @@ impl Application {
             read_model::connect(&config.database_url).await?
         };
         let batch_size = config.projector_batch_size as usize;
+        let consumer_config = ConsumerConfig {
+            brokers: config.kafka_brokers.clone(),
+            group: config.consumer_group.clone(),
+            topic_prefix: config.kafka_topic_prefix.clone(),
+        };
         let consumer = if config.projector_enabled {
-            Some(consumer::subscribe(
-                &ConsumerConfig {
-                    brokers: config.kafka_brokers.clone(),
-                    group: config.consumer_group.clone(),
-                    topic_prefix: config.kafka_topic_prefix.clone(),
-                },
-                &pool,
-            )?)
+            Some(consumer::subscribe(&consumer_config, &pool)?)
         } else {
             None
         };
@@ -85,9 +87,16 @@ impl Application {
             pool,
             consistency_wait: config.consistency_wait,
             consumer,
+            consumer_config,
+            control: ProjectorControl::default(),
             batch_size,
             rebuild: Rebuild::from_config(&config),
         })
+    }
+
+    /// A handle that can end the projector task as a crash would (tests of the supervision).
+    pub fn projector_control(&self) -> ProjectorControl {
+        self.control.clone()
     }
 
     /// The address actually bound (the real port when the config asked for port 0).
@@ -114,11 +123,17 @@ impl Application {
         let (reflection_v1, reflection_v1alpha) =
             service_kit::grpc::reflection(&[cqrsplus_proto::FILE_DESCRIPTOR_SET])?;
         let background = CancellationToken::new();
-        let projector = self.consumer.map(|consumer| {
-            tokio::spawn(consumer::run(
-                consumer,
-                self.projector.clone(),
-                self.batch_size,
+        let projector = self.consumer.map(|first| {
+            tokio::spawn(supervisor::supervise(
+                Supervised {
+                    first,
+                    config: self.consumer_config.clone(),
+                    pool: self.pool.clone(),
+                    projector: self.projector.clone(),
+                    batch_size: self.batch_size,
+                    health: self.health.clone(),
+                    control: self.control.clone(),
+                },
                 background.clone(),
             ))
         });
@@ -126,11 +141,8 @@ impl Application {
             self.metrics_listener,
             background.clone().cancelled_owned(),
         ));
-        for service in [
-            "",
-            "cqrsplus.query.v1.QueryService",
-            "cqrsplus.query.v1.QueryAdmin",
-        ] {
+        // The supervisor turns these NOT_SERVING while the projector is down.
+        for service in supervisor::SERVICES {
             self.health
                 .set_service_status(service, tonic_health::ServingStatus::Serving)
                 .await;
@@ -152,12 +164,10 @@ impl Application {
             .await
             .context("gRPC server failed");
         background.cancel();
-        if let Some(projector) = projector {
-            match projector.await {
-                Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "projector failed"),
-                Err(e) => tracing::error!(error = %e, "projector task failed"),
-                Ok(Ok(())) => {}
-            }
+        if let Some(projector) = projector
+            && let Err(e) = projector.await
+        {
+            tracing::error!(error = %e, "projector supervisor failed");
         }
         match metrics.await {
             Ok(Err(e)) => tracing::error!(error = %e, "metrics endpoint failed"),

@@ -123,3 +123,80 @@ async fn the_binary_migrates_then_serves_and_exits_cleanly_on_sigterm() {
     let status = service.terminate().await;
     assert!(status.success(), "exit status after SIGTERM: {status:?}");
 }
+
+/// Defect 7 of issue 10: a projector task that ends must not leave health at SERVING. Here it is
+/// killed (as a panic would end it); health turns NOT_SERVING, and SERVING again once the
+/// supervisor has restarted it. Health is watched as a stream, so the short NOT_SERVING spell is
+/// seen whatever the machine's load.
+#[tokio::test]
+async fn a_dead_projector_turns_health_not_serving_until_it_is_restarted() {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+    let url = database_url();
+    let (group, prefix) = private_kafka_names();
+    let config = Config::parse_from([
+        "query-service",
+        "--grpc-addr",
+        "127.0.0.1:0",
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--database-url",
+        &url,
+        "--consumer-group",
+        &group,
+        "--kafka-topic-prefix",
+        &prefix,
+    ]);
+    let app = Application::build(config).await.expect("build");
+    let addr = app.local_addr();
+    let control = app.projector_control();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let mut statuses = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let wait = std::time::Duration::from_secs(60);
+    let mut next = async || {
+        let reply = tokio::time::timeout(wait, statuses.message())
+            .await
+            .expect("a health update in time")
+            .expect("watch stream")
+            .expect("stream open");
+        reply.status
+    };
+    let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+    let not_serving = tonic_health::pb::health_check_response::ServingStatus::NotServing as i32;
+    assert_eq!(next().await, serving);
+
+    // The projector task may not have been spawned at the very first instant.
+    let mut killed = false;
+    for _ in 0..100 {
+        if control.kill() {
+            killed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(killed, "a projector task was running");
+    assert_eq!(next().await, not_serving, "a dead projector is not healthy");
+    assert_eq!(next().await, serving, "restarted by its supervisor");
+    assert!(control.kill(), "the restarted task runs");
+    assert_eq!(next().await, not_serving);
+
+    // A watch is a call in flight: the server's graceful stop waits for it.
+    drop(statuses);
+    stop.send(()).expect("server still running");
+    server.await.expect("join").expect("clean shutdown");
+}

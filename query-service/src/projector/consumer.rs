@@ -95,13 +95,16 @@ pub fn subscribe(config: &ConsumerConfig, pool: &PgPool) -> anyhow::Result<Proje
 }
 
 /// Consumes until `shutdown`, applying each ready batch through `projector`.
+///
+/// The caller keeps a handle on `consumer` too: closing a consumer blocks (it leaves the group),
+/// so its last handle must be dropped on a blocking thread, also when this future is dropped
+/// before it ends (see `crate::supervisor`).
 pub async fn run(
-    consumer: ProjectorConsumer,
+    consumer: Arc<ProjectorConsumer>,
     projector: Projector,
     batch_size: usize,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let consumer = Arc::new(consumer);
     let last_timestamp_ms = Arc::new(AtomicI64::new(0));
     let batches_done = Arc::new(AtomicI64::new(0));
     let lag = tokio::spawn(report_lag(
