@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 
-use cqrsplus_proto::error_code::{ErrorCode, RETRY_AFTER_MS_METADATA};
+use cqrsplus_domain::FieldError;
+use cqrsplus_proto::error_code::{self, ErrorCode, FieldViolation};
 
 use crate::outage;
 
@@ -52,6 +53,12 @@ impl ServiceError {
             message: message.into(),
         }
     }
+
+    /// A domain parser's refusal of request field `field` (the request's name for it, which may
+    /// differ from the domain's: the `author` filter holds an actor).
+    pub fn refused(field: &'static str, error: FieldError) -> Self {
+        Self::invalid(field, error.reason)
+    }
 }
 
 impl ServiceError {
@@ -72,10 +79,15 @@ impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
         let code = err.code();
         match &err {
-            ServiceError::InvalidArgument { .. }
-            | ServiceError::NotFound(_)
-            | ServiceError::FailedPrecondition(_) => {
-                return Status::new(code.grpc_code(), err.to_string());
+            // The field in a google.rpc.BadRequest, which is what the gateway reads.
+            ServiceError::InvalidArgument { field, message } => {
+                return error_code::invalid_fields(
+                    err.to_string(),
+                    [FieldViolation::new(*field, message.clone())],
+                );
+            }
+            ServiceError::NotFound(_) | ServiceError::FailedPrecondition(_) => {
+                return code.status(err.to_string());
             }
             ServiceError::NotYetProjected {
                 projected_version,
@@ -90,22 +102,15 @@ impl From<ServiceError> for Status {
             }
             ServiceError::Database(e) if code == ErrorCode::Unavailable => {
                 outage::POSTGRES.failed(e);
-                let mut status = Status::new(
-                    code.grpc_code(),
+                return error_code::unavailable(
                     "the read database is unavailable, retry later",
+                    OUTAGE_RETRY_AFTER,
                 );
-                status.metadata_mut().insert(
-                    RETRY_AFTER_MS_METADATA,
-                    u64::try_from(OUTAGE_RETRY_AFTER.as_millis())
-                        .unwrap_or(u64::MAX)
-                        .into(),
-                );
-                return status;
             }
             ServiceError::Database(_) => {}
         }
         tracing::error!(error = %err, "query failed");
-        Status::new(code.grpc_code(), "internal error")
+        code.status("internal error")
     }
 }
 
@@ -128,9 +133,20 @@ mod tests {
         assert_eq!(
             status
                 .metadata()
-                .get(RETRY_AFTER_MS_METADATA)
+                .get(error_code::RETRY_AFTER_MS_METADATA)
                 .and_then(|v| v.to_str().ok()),
             Some("1000")
+        );
+        assert_eq!(error_code::retry_after(&status), Some(OUTAGE_RETRY_AFTER));
+    }
+
+    #[test]
+    fn invalid_arguments_name_their_field_in_the_details() {
+        let status = Status::from(ServiceError::invalid("author", "must not be blank"));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert_eq!(
+            error_code::field_violations(&status),
+            vec![FieldViolation::new("author", "must not be blank")]
         );
     }
 }

@@ -104,19 +104,19 @@ async fn a_rebuild_over_an_unappliable_event_finishes_and_keeps_it_parked() {
 
     // A healthy post.
     let mut fine = Stream::new("post");
-    let fine_events = vec![
+    let fine_events = [
         fine.next(0, created("alice", "fine")),
         fine.next(1, liked("bob")),
     ];
     // A post whose creation Postgres text cannot hold (U+0000), and a like waiting behind it.
     let mut poison = Stream::new("post");
-    let poison_events = vec![
+    let poison_events = [
         poison.next(0, created("alice", "nul \u{0} inside")),
         poison.next(1, liked("bob")),
     ];
     // A post whose edit an admin skipped in the live read model.
     let mut skipped = Stream::new("post");
-    let skipped_events = vec![
+    let skipped_events = [
         skipped.next(0, created("carol", "before")),
         skipped.next(
             1,

@@ -335,6 +335,12 @@ pub fn plan(
                     plan.outcomes[index] = Outcome::Skipped;
                 }
                 Ok(())
+            } else if let Some(path) = nul_in(&envelope.data, "data") {
+                // Stored before the input rules refused it; Postgres cannot hold it, so no retry
+                // can ever apply it.
+                Err(format!(
+                    "{path} contains U+0000, which PostgreSQL text cannot store"
+                ))
             } else {
                 decode(envelope).and_then(|typed| plan.fold(envelope, typed))
             };
@@ -359,6 +365,25 @@ pub fn plan(
         }
     }
     plan
+}
+
+/// The path of the first string (or object key) in `value` holding U+0000, if any.
+fn nul_in(value: &serde_json::Value, path: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_in(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(path.to_owned())
+            } else {
+                nul_in(item, &format!("{path}.{key}"))
+            }
+        }),
+        _ => None,
+    }
 }
 
 impl Plan {
@@ -672,4 +697,16 @@ fn fold_order(
         OrderEvent::OrderPlaced { .. } => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nul_in;
+
+    #[test]
+    fn nul_is_found_at_any_depth() {
+        let data = serde_json::json!({"items": [{"sku": "a"}, {"name": "b\u{0}"}]});
+        assert_eq!(nul_in(&data, "data").as_deref(), Some("data.items[1].name"));
+        assert_eq!(nul_in(&serde_json::json!({"m": "fine\n"}), "data"), None);
+    }
 }

@@ -27,6 +27,17 @@ pub enum WriteError {
     Invariant(#[from] Invariant),
 }
 
+/// Text Postgres can store: U+0000 replaced. Only for the bookkeeping columns of held and parked
+/// events (types, reasons), which must be writable whatever an event holds; read-model text is
+/// never altered (an event with U+0000 in its data is parked by the plan instead).
+fn pg_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        std::borrow::Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
 fn db_version(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -607,8 +618,8 @@ async fn write_bookkeeping(
         )
         .bind(aggregate_id)
         .bind(db_version(*v))
-        .bind(&envelope.aggregate_type)
-        .bind(&envelope.event_type)
+        .bind(pg_text(&envelope.aggregate_type).as_ref())
+        .bind(pg_text(&envelope.event_type).as_ref())
         .bind(delivery.bytes().as_ref())
         .bind(source.map(|s| &s.topic))
         .bind(source.map(|s| s.partition))
@@ -653,15 +664,15 @@ pub async fn park(
                 last_attempt_at = now(), replayed_at = null"
     )))
     .bind(envelope.map(|e| e.event_id))
-    .bind(envelope.map(|e| e.event_type.clone()))
-    .bind(envelope.map(|e| e.aggregate_type.clone()))
+    .bind(envelope.map(|e| pg_text(&e.event_type).into_owned()))
+    .bind(envelope.map(|e| pg_text(&e.aggregate_type).into_owned()))
     .bind(envelope.map(|e| e.aggregate_id))
     .bind(envelope.map(|e| db_version(e.version)))
     .bind(source.map(|s| &s.topic))
     .bind(source.map(|s| s.partition))
     .bind(source.map(|s| s.offset))
     .bind(delivery.bytes().as_ref())
-    .bind(reason)
+    .bind(pg_text(reason).as_ref())
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -9,6 +9,8 @@
 
 use std::collections::HashMap;
 
+use cqrsplus_domain::customer::{Region, Segment};
+
 use cqrsplus_proto::{
     common::v1::Money,
     query::v1::{self as pb, OrderStatus},
@@ -56,15 +58,17 @@ impl From<CustomerRow> for pb::Customer {
 const CUSTOMER_COLUMNS: &str =
     "customer_id, name, email, phone, segment, region, registered_at, updated_at, version";
 
-/// A filter such as segment or region: absent means any, blank is a mistake.
-fn optional_filter(
+/// A filter such as segment or region: absent means any; present, it must pass the domain's rule
+/// for that field (`parse`), so a value no customer can have is refused, not searched for.
+fn optional_filter<T: Into<String>>(
     field: &'static str,
     value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, cqrsplus_domain::FieldError>,
 ) -> Result<Option<String>, ServiceError> {
-    match value.map(str::trim) {
-        Some("") => Err(ServiceError::invalid(field, "must not be blank")),
-        other => Ok(other.map(str::to_owned)),
-    }
+    value
+        .map(|v| parse(v).map(Into::into))
+        .transpose()
+        .map_err(|e| ServiceError::refused(field, e))
 }
 
 // ListCustomers ------------------------------------------------------------------------------------
@@ -87,8 +91,8 @@ pub struct ListCustomers {
 
 impl ListCustomers {
     pub fn parse(req: &pb::ListCustomersRequest) -> Result<Self, ServiceError> {
-        let segment = optional_filter("segment", req.segment.as_deref())?;
-        let region = optional_filter("region", req.region.as_deref())?;
+        let segment = optional_filter("segment", req.segment.as_deref(), Segment::parse)?;
+        let region = optional_filter("region", req.region.as_deref(), Region::parse)?;
         let fingerprint = format!("customers|{segment:?}|{region:?}");
         Ok(Self {
             page_size: paging::page_size(req.page_size),

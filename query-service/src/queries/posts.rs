@@ -129,10 +129,13 @@ impl ListPosts {
                 ));
             }
         };
-        let author = match req.author.as_deref().map(str::trim) {
-            Some("") => return Err(ServiceError::invalid("author", "must not be blank")),
-            other => other.map(str::to_owned),
-        };
+        // An author is an actor: the domain's rule, under this request's name for the field.
+        let author = req
+            .author
+            .as_deref()
+            .map(|a| cqrsplus_domain::Actor::parse(a).map(cqrsplus_domain::Actor::into_string))
+            .transpose()
+            .map_err(|e| ServiceError::refused("author", e))?;
         // A threshold beyond i64 matches no post, as it would in u64.
         let min_likes = i64::try_from(req.min_likes).unwrap_or(i64::MAX);
         let fingerprint = format!(

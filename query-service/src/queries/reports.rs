@@ -12,10 +12,11 @@
 //! Must not depend on tonic services, Kafka or the projector: the gRPC layer calls these
 //! functions, and so do the tests.
 
+use cqrsplus_domain::{Currency, ReportMonth};
 use cqrsplus_proto::{common::v1::Money, query::v1 as pb};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
-use time::{Date, Month, OffsetDateTime};
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 use super::{paging, parse_id, timestamp};
@@ -64,26 +65,14 @@ impl Period {
     }
 }
 
-/// A month written exactly "YYYY-MM" (year 0001 to 9999); empty is an open bound.
+/// A month written exactly "YYYY-MM" (the domain's [`ReportMonth`]); empty is an open bound.
 fn parse_month(field: &'static str, value: &str) -> Result<Option<Date>, ServiceError> {
     if value.is_empty() {
         return Ok(None);
     }
-    let invalid = || ServiceError::invalid(field, format!("{value:?} is not a month \"YYYY-MM\""));
-    let (year, month) = value.split_once('-').ok_or_else(invalid)?;
-    let digits = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(year, 4) || !digits(month, 2) {
-        return Err(invalid());
-    }
-    let year: i32 = year.parse().map_err(|_| invalid())?;
-    let month: u8 = month.parse().map_err(|_| invalid())?;
-    let month = Month::try_from(month).map_err(|_| invalid())?;
-    if year < 1 {
-        return Err(invalid());
-    }
-    Date::from_calendar_date(year, month, 1)
-        .map(Some)
-        .map_err(|_| invalid())
+    ReportMonth::parse(value)
+        .map(|month| Some(month.first_day()))
+        .map_err(|e| ServiceError::refused(field, e))
 }
 
 /// "YYYY-MM" of a view's `month` (the first day of the month).
@@ -99,21 +88,16 @@ fn limit(requested: u32) -> i64 {
     })
 }
 
-/// A currency filter: empty means all currencies; otherwise three letters, compared in upper case
-/// as the read model stores them.
+/// A currency filter: empty means all currencies; otherwise the domain's [`Currency`], compared
+/// in upper case as the read model stores them (the filter forgives lower case).
 fn currency_filter(value: &str) -> Result<Option<String>, ServiceError> {
     let value = value.trim();
     if value.is_empty() {
         return Ok(None);
     }
-    if value.len() == 3 && value.bytes().all(|b| b.is_ascii_alphabetic()) {
-        Ok(Some(value.to_ascii_uppercase()))
-    } else {
-        Err(ServiceError::invalid(
-            "currency",
-            format!("{value:?} is not a three-letter ISO 4217 code"),
-        ))
-    }
+    Currency::parse(&value.to_ascii_uppercase())
+        .map(|currency| Some(currency.as_str().to_owned()))
+        .map_err(|e| ServiceError::refused("currency", e))
 }
 
 /// A count or sum the views guarantee non-negative (check constraints), as the contract's u64.
@@ -565,6 +549,8 @@ pub async fn customer_items_by_price_group(
 
 #[cfg(test)]
 mod tests {
+    use time::Month;
+
     use super::*;
 
     fn range(from: &str, to: &str) -> pb::MonthRange {
