@@ -72,6 +72,20 @@ async fn a_stored_event_postgres_cannot_hold_is_parked_and_other_posts_read_fine
         .post
         .expect("post");
     assert_eq!((post.message.as_str(), post.like_count), ("fine", 1));
+    // Waiting for the parked version says so, rather than "not yet projected" forever.
+    let waited = api
+        .get_post(tonic::Request::new(pb::GetPostRequest {
+            post_id: poison.id().to_string(),
+            consistency: Some(cqrsplus_proto::common::v1::ConsistencyToken {
+                aggregate_id: poison.id().to_string(),
+                min_version: 1,
+            }),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("the parked post cannot be read");
+    assert_eq!(waited.code(), tonic::Code::FailedPrecondition, "{waited:?}");
+    assert!(waited.message().contains("dead letter"), "{waited:?}");
     let listed = api
         .list_posts(tonic::Request::new(pb::ListPostsRequest::default()))
         .await

@@ -66,6 +66,9 @@ pub async fn wait_for(
         };
         let now = Instant::now();
         if now >= give_up_at {
+            if let Some(parked) = parked_on_the_way(pool, unmet, reached, &requirements).await? {
+                return Err(parked);
+            }
             return Err(ServiceError::NotYetProjected {
                 aggregate_id: unmet,
                 projected_version: u64::try_from(reached).unwrap_or(0),
@@ -74,6 +77,38 @@ pub async fn wait_for(
         }
         tokio::time::sleep(POLL_INTERVAL.min(give_up_at - now)).await;
     }
+}
+
+/// When a version the caller waits for is parked in the dead letters, waiting and retrying cannot
+/// help until an admin replays or skips it: that is said plainly (FAILED_PRECONDITION) instead of
+/// an endless "not yet projected".
+async fn parked_on_the_way(
+    pool: &PgPool,
+    aggregate_id: Uuid,
+    reached: i64,
+    requirements: &[Requirement],
+) -> Result<Option<ServiceError>, ServiceError> {
+    let wanted = requirements
+        .iter()
+        .find(|r| r.aggregate_id == aggregate_id)
+        .map_or(i64::MAX, |r| r.min_version);
+    let parked: Option<(i64, i64)> = sqlx::query_as(
+        "select id, version from dead_letters
+          where aggregate_id = $1 and version > $2 and version <= $3
+            and replayed_at is null and resolved_at is null
+          order by version limit 1",
+    )
+    .bind(aggregate_id)
+    .bind(reached)
+    .bind(wanted)
+    .fetch_optional(pool)
+    .await?;
+    Ok(parked.map(|(id, version)| {
+        ServiceError::FailedPrecondition(format!(
+            "version {version} of {aggregate_id} cannot be projected: it is parked as dead \
+             letter {id} until an admin replays or skips it; retrying will not help before that"
+        ))
+    }))
 }
 
 /// The tokens that ask for something, in request order (which decides the token reported when
