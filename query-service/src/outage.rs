@@ -171,6 +171,48 @@ mod tests {
         }
     }
 
+    /// Counts the events logged at INFO level or above (what production logs show).
+    struct CountingSubscriber(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl tracing::Subscriber for CountingSubscriber {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() <= tracing::Level::INFO {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn an_outage_logs_one_line_when_it_starts_and_one_when_it_ends() {
+        let lines = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let subscriber = CountingSubscriber(lines.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let tracker = Tracker::new("a test server");
+            for _ in 0..50 {
+                tracker.failed(&"connection refused");
+            }
+            assert_eq!(lines.load(std::sync::atomic::Ordering::Relaxed), 1);
+            for _ in 0..5 {
+                tracker.succeeded();
+            }
+            assert_eq!(lines.load(std::sync::atomic::Ordering::Relaxed), 2);
+            // The next outage is logged again.
+            tracker.failed(&"connection refused");
+            tracker.succeeded();
+            assert_eq!(lines.load(std::sync::atomic::Ordering::Relaxed), 4);
+        });
+    }
+
     #[test]
     fn an_outage_is_tracked_from_first_failure_to_first_success() {
         let tracker = Tracker::new("a test server");

@@ -91,6 +91,28 @@ impl Admin {
     }
 }
 
+/// Counts the warnings and errors query-service logs (its own targets only).
+struct CountingSubscriber(Arc<AtomicU64>);
+
+impl tracing::Subscriber for CountingSubscriber {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let meta = event.metadata();
+        if *meta.level() <= tracing::Level::WARN && meta.target().starts_with("query_service") {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// Applies each batch patiently, in order, as the consumer loop does, and returns the outcomes.
 fn feed(
     projector: Projector,
@@ -173,7 +195,10 @@ async fn a_read_database_outage_parks_nothing_and_reads_answer_unavailable() {
     assert!(seeded.iter().all(|o| *o == Outcome::Applied));
     let known_post = first_ids[0];
 
-    // 1. The database refuses every connection for a while; events keep arriving.
+    // 1. The database refuses every connection for a while; events keep arriving. The test's
+    // runtime has one thread, so this subscriber sees every task's logs.
+    let warnings = Arc::new(AtomicU64::new(0));
+    let logging = tracing::subscriber::set_default(CountingSubscriber(warnings.clone()));
     admin.allow_connections(false).await;
     assert!(admin.terminate(None).await > 0, "the pool had connections");
     let (ids_1, batches_1) = post_batches(4);
@@ -195,6 +220,12 @@ async fn a_read_database_outage_parks_nothing_and_reads_answer_unavailable() {
     assert!(
         outcomes_1.iter().all(|o| *o == Outcome::Applied),
         "{outcomes_1:?}"
+    );
+    drop(logging);
+    assert_eq!(
+        warnings.load(Ordering::Relaxed),
+        2,
+        "the outage is logged when it starts and when it ends, not at every retry or read"
     );
     assert_eq!(parked(&pool).await, 0, "nothing parked for an outage");
 
