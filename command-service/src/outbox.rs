@@ -1,7 +1,8 @@
 //! The transactional-outbox relay: publishes the events of undispatched commits to Kafka, then
 //! marks those commits dispatched.
 //!
-//! Owns the relay loop, its Kafka producer, its lease (`lease`) and its metrics. Delivery is at
+//! Owns the relay loop, its Kafka producer, its lease (`lease`), its supervisor (`supervisor`,
+//! which restarts a relay whose task died) and its metrics. Delivery is at
 //! least once: a commit is marked only after every one of its events was acknowledged, so a crash
 //! between publishing and marking publishes it again, and the read side drops the duplicates.
 //! Order per aggregate: commits are published in store order, and a commit is never marked while
@@ -13,6 +14,7 @@
 //! store's collections.
 
 mod lease;
+mod supervisor;
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -37,9 +39,10 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 pub use lease::{OUTBOX_LEASE_ID, RELAY_LEASES};
+pub use supervisor::{RelayControl, RelaySupervisor};
 
 use crate::store::{
-    EventStore, StoreError,
+    MongoEventStore, StoreError,
     commit::{CommitDocument, millis},
 };
 
@@ -152,7 +155,7 @@ struct Marking {
 }
 
 impl Marking {
-    fn start(store: &EventStore, positions: Vec<i64>) -> Self {
+    fn start(store: &MongoEventStore, positions: Vec<i64>) -> Self {
         let store = store.clone();
         let marked = positions.clone();
         Self {
@@ -178,7 +181,7 @@ fn positions(commits: &[CommitDocument]) -> Vec<i64> {
 
 /// Publishes the outbox to Kafka while it holds the lease.
 pub struct Relay {
-    store: EventStore,
+    store: MongoEventStore,
     config: RelayConfig,
     lease: lease::Lease,
     /// Replaced when librdkafka reports a fatal error: such a producer refuses every message.
@@ -190,7 +193,7 @@ pub struct Relay {
 impl Relay {
     /// Prepares the relay and its idempotent producer without waiting for the broker: it may be
     /// down at start, and the relay publishes the backlog when it comes back.
-    pub fn new(store: EventStore, config: RelayConfig) -> Result<Self, RelayError> {
+    pub fn new(store: MongoEventStore, config: RelayConfig) -> Result<Self, RelayError> {
         if config.batch_size < 1 {
             return Err(RelayError::Config("batch size must be at least 1".into()));
         }
@@ -220,6 +223,12 @@ impl Relay {
             notify: Arc::new(Notify::new()),
             lease_held: watch::Sender::new(false),
         })
+    }
+
+    /// The same relay woken by `waker` (a restarted relay keeps the command path's waker).
+    pub fn with_waker(mut self, waker: Arc<Notify>) -> Self {
+        self.notify = waker;
+        self
     }
 
     /// The wake-up the command path pokes (`notify_one`) after each append, so a new commit is

@@ -81,7 +81,7 @@ fn post_req<T>(actor: &str, make: impl FnOnce() -> T) -> Request<T> {
 }
 
 #[tokio::test]
-async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
+async fn fifty_concurrent_likes_without_expected_version_all_land_with_dense_versions() {
     let mut svc = start(0).await;
     let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
 
@@ -102,27 +102,19 @@ async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
         }));
     }
     let mut won = Vec::new();
-    let mut aborted = 0;
     for call in calls {
-        match call.await.expect("join") {
-            Ok(reply) => won.push(reply.into_inner().result.expect("result").version),
-            Err(status) => {
-                assert_eq!(status.code(), Code::Aborted, "{status:?}");
-                let current =
-                    error_code::current_version(&status).expect("current version attached");
-                assert!(
-                    current >= 2,
-                    "a loser lost to a writer of version 2 or later"
-                );
-                aborted += 1;
-            }
-        }
+        let reply = call
+            .await
+            .expect("join")
+            .expect("a like without an expected version is decided again, never refused");
+        won.push(reply.into_inner().result.expect("result").version);
     }
-    assert!(!won.is_empty(), "at least one like must win");
-    assert_eq!(won.len() + aborted, 50);
     won.sort_unstable();
-    let expected: Vec<u64> = (2..2 + won.len() as u64).collect();
-    assert_eq!(won, expected, "winning versions must be distinct and dense");
+    assert_eq!(
+        won,
+        (2..=51).collect::<Vec<u64>>(),
+        "distinct, dense versions"
+    );
 
     let stream = svc
         .events
@@ -134,9 +126,155 @@ async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
         .expect("read stream")
         .into_inner();
     let versions: Vec<u64> = stream.events.iter().map(|e| e.version).collect();
-    assert_eq!(versions, (1..=1 + won.len() as u64).collect::<Vec<_>>());
+    assert_eq!(versions, (1..=51).collect::<Vec<_>>());
     let state: serde_json::Value = serde_json::from_str(&stream.state_json).expect("state json");
-    assert_eq!(state["likes"].as_array().map(Vec::len), Some(won.len()));
+    assert_eq!(state["likes"].as_array().map(Vec::len), Some(50));
+}
+
+#[tokio::test]
+async fn concurrent_likes_naming_the_same_expected_version_all_but_one_are_aborted() {
+    let mut svc = start(0).await;
+    let (post_id, version) = create_post(&mut svc, "alice", "hello").await;
+
+    let mut calls = Vec::new();
+    for i in 0..10 {
+        let mut client = svc.commands.clone();
+        let post_id = post_id.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(
+                    &format!("user-{i}"),
+                    pb::LikePostRequest {
+                        post_id,
+                        options: options(None, Some(version)),
+                    },
+                ))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for call in calls {
+        match call.await.expect("join") {
+            Ok(reply) => {
+                assert_eq!(reply.into_inner().result.expect("result").version, 2);
+                won += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Aborted, "{status:?}");
+                assert_eq!(error_code::current_version(&status), Some(2));
+            }
+        }
+    }
+    assert_eq!(won, 1, "exactly one like decided on version 1 lands");
+}
+
+#[tokio::test]
+async fn ten_concurrent_copies_of_one_command_id_all_get_the_first_result() {
+    let mut svc = start(0).await;
+    let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
+
+    let like_id = uuid::Uuid::now_v7().to_string();
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let mut client = svc.commands.clone();
+        let request = pb::LikePostRequest {
+            options: options(Some(&like_id), None),
+            post_id: post_id.clone(),
+        };
+        calls.push(tokio::spawn(async move {
+            client.like_post(as_user("bob", request)).await
+        }));
+    }
+    // Others like the post meanwhile, so the copies also meet ordinary conflicts.
+    for i in 0..5 {
+        let mut client = svc.commands.clone();
+        let request = pb::LikePostRequest {
+            options: None,
+            post_id: post_id.clone(),
+        };
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(&format!("other-{i}"), request))
+                .await
+        }));
+    }
+    let mut copies = Vec::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        let reply = call.await.expect("join");
+        if i < 10 {
+            copies.push(
+                reply
+                    .expect("every copy gets the first result, never a refusal")
+                    .into_inner()
+                    .result
+                    .expect("result"),
+            );
+        } else {
+            reply.expect("other likes land");
+        }
+    }
+    assert_eq!(copies.iter().filter(|c| !c.already_applied).count(), 1);
+    for copy in &copies {
+        assert_eq!(
+            (&copy.aggregate_id, copy.version, &copy.command_id),
+            (
+                &copies[0].aggregate_id,
+                copies[0].version,
+                &copies[0].command_id
+            )
+        );
+    }
+    let stream = svc
+        .events
+        .read_stream(pb::ReadStreamRequest {
+            aggregate_id: post_id,
+            ..Default::default()
+        })
+        .await
+        .expect("read stream")
+        .into_inner();
+    let from_copies: Vec<_> = stream
+        .events
+        .iter()
+        .filter(|e| e.command_id == like_id)
+        .collect();
+    assert_eq!(from_copies.len(), 1, "applied once");
+    assert_eq!(from_copies[0].version, copies[0].version);
+    assert_eq!(stream.current_version, 7, "create, bob's like, five others");
+}
+
+#[tokio::test]
+async fn ten_concurrent_copies_of_a_create_without_an_id_make_one_aggregate() {
+    let svc = start(0).await;
+    let command_id = uuid::Uuid::now_v7().to_string();
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let mut client = svc.commands.clone();
+        let request = pb::RegisterCustomerRequest {
+            options: options(Some(&command_id), None),
+            ..register("Copy", &format!("copy-{command_id}@example.com"))
+        };
+        calls.push(tokio::spawn(async move {
+            client.register_customer(as_user("staff", request)).await
+        }));
+    }
+    let mut copies = Vec::new();
+    for call in calls {
+        copies.push(
+            call.await
+                .expect("join")
+                .expect("every copy gets the first result")
+                .into_inner()
+                .result
+                .expect("result"),
+        );
+    }
+    assert_eq!(copies.iter().filter(|c| !c.already_applied).count(), 1);
+    assert!(
+        copies
+            .iter()
+            .all(|c| c.aggregate_id == copies[0].aggregate_id && c.version == 1)
+    );
 }
 
 #[tokio::test]

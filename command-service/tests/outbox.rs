@@ -11,7 +11,7 @@ use std::{
 
 use command_service::{
     outbox::{OUTBOX_LEASE_ID, RELAY_LEASES, Relay, RelayConfig},
-    store::{EventStore, NewCommit},
+    store::{EventStore, MongoEventStore, NewCommit},
 };
 use cqrsplus_domain::{
     EnvelopeMeta, EventEnvelope, customer::CustomerEvent, order::OrderEvent, post::PostEvent,
@@ -52,9 +52,11 @@ fn config(brokers: &str, batch_size: i64) -> RelayConfig {
     }
 }
 
-async fn open_store() -> (Database, EventStore) {
+async fn open_store() -> (Database, MongoEventStore) {
     let db = testkit::mongo::fresh_database().await;
-    let store = EventStore::open(&db, 0).await.expect("open event store");
+    let store = MongoEventStore::open(&db, 0)
+        .await
+        .expect("open event store");
     (db, store)
 }
 
@@ -157,14 +159,14 @@ impl Stream {
     }
 
     /// Appends one commit of `events` events; returns its position.
-    async fn append(&mut self, store: &EventStore, events: u64) -> i64 {
+    async fn append(&mut self, store: &MongoEventStore, events: u64) -> i64 {
         self.append_as(store, self.kind.aggregate_type(), events)
             .await
     }
 
     async fn append_as(
         &mut self,
-        store: &EventStore,
+        store: &MongoEventStore,
         aggregate_type: &'static str,
         events: u64,
     ) -> i64 {
@@ -291,7 +293,7 @@ fn ids(streams: &[Stream]) -> HashSet<Uuid> {
     streams.iter().map(|s| s.id).collect()
 }
 
-async fn undispatched(store: &EventStore) -> u64 {
+async fn undispatched(store: &MongoEventStore) -> u64 {
     store
         .commits()
         .count_documents(doc! { "dispatched": false })
@@ -301,7 +303,7 @@ async fn undispatched(store: &EventStore) -> u64 {
 
 /// Asked of the server rather than decoded: the local wire server hands a `$set` boolean back
 /// as an integer.
-async fn dispatched(store: &EventStore, position: i64) -> bool {
+async fn dispatched(store: &MongoEventStore, position: i64) -> bool {
     let commits = store.commits();
     assert_eq!(
         commits
