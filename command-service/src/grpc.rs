@@ -4,10 +4,13 @@
 //! `x-actor` metadata, never from a request body.
 
 use cqrsplus_domain::{
-    Actor, Aggregate, Currency, EventEnvelope,
-    customer::{Customer, CustomerCommand, CustomerDetails},
-    order::{CancelOrder, Order, OrderCommand, OrderLine, PlaceOrder},
-    post::{AddComment, CreatePost, EditComment, EditPost, Post, PostCommand, RemoveComment},
+    Actor, Aggregate, EventEnvelope,
+    customer::{Customer, CustomerCommand, CustomerProfile, ProfileInput},
+    order::{CancelOrder, CancelReason, ItemInput, Order, OrderCommand, PlaceOrder},
+    post::{
+        AddComment, CommentText, CreatePost, EditComment, EditPost, Post, PostCommand, PostMessage,
+        RemoveComment,
+    },
 };
 use cqrsplus_proto::{
     command::v1::{self as pb, command_service_server::CommandService, event_store_server},
@@ -119,20 +122,20 @@ fn result(executed: &Executed) -> Option<pb::CommandResult> {
     })
 }
 
-fn details(
-    name: String,
-    email: String,
-    phone: Option<String>,
-    segment: String,
-    region: String,
-) -> CustomerDetails {
-    CustomerDetails {
+fn profile(
+    name: &str,
+    email: &str,
+    phone: Option<&str>,
+    segment: &str,
+    region: &str,
+) -> Result<CustomerProfile, ServiceError> {
+    Ok(CustomerProfile::parse(&ProfileInput {
         name,
         email,
         phone,
         segment,
         region,
-    }
+    })?)
 }
 
 #[tonic::async_trait]
@@ -145,7 +148,9 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = new_target("post_id", r.post_id.as_deref())?;
-        let command = PostCommand::Create(CreatePost { message: r.message });
+        let command = PostCommand::Create(CreatePost {
+            message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
+        });
         self.run(Command::Post(target, command), &meta, |result| {
             pb::CreatePostResponse { result }
         })
@@ -160,7 +165,9 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = Target::Id(parse_id("post_id", &r.post_id)?);
-        let command = PostCommand::Edit(EditPost { message: r.message });
+        let command = PostCommand::Edit(EditPost {
+            message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
+        });
         self.run(Command::Post(target, command), &meta, |result| {
             pb::EditPostResponse { result }
         })
@@ -205,7 +212,7 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::AddComment(AddComment {
             comment_id: Uuid::now_v7(),
-            text: r.text,
+            text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
         let executed = self
             .commands
@@ -238,7 +245,7 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::EditComment(EditComment {
             comment_id: parse_id("comment_id", &r.comment_id)?,
-            text: r.text,
+            text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
         self.run(Command::Post(target, command), &meta, |result| {
             pb::EditCommentResponse { result }
@@ -286,8 +293,13 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = new_target("customer_id", r.customer_id.as_deref())?;
-        let command =
-            CustomerCommand::Register(details(r.name, r.email, r.phone, r.segment, r.region));
+        let command = CustomerCommand::Register(profile(
+            &r.name,
+            &r.email,
+            r.phone.as_deref(),
+            &r.segment,
+            &r.region,
+        )?);
         self.run(Command::Customer(target, command), &meta, |result| {
             pb::RegisterCustomerResponse { result }
         })
@@ -302,8 +314,13 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = Target::Id(parse_id("customer_id", &r.customer_id)?);
-        let command =
-            CustomerCommand::Update(details(r.name, r.email, r.phone, r.segment, r.region));
+        let command = CustomerCommand::Update(profile(
+            &r.name,
+            &r.email,
+            r.phone.as_deref(),
+            &r.segment,
+            &r.region,
+        )?);
         self.run(Command::Customer(target, command), &meta, |result| {
             pb::UpdateCustomerResponse { result }
         })
@@ -318,22 +335,20 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = new_target("order_id", r.order_id.as_deref())?;
-        let currency = Currency::new(r.currency.trim())
-            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let command = OrderCommand::Place(PlaceOrder {
-            customer_id: parse_id("customer_id", &r.customer_id)?,
-            currency,
-            items: r
-                .items
-                .into_iter()
-                .map(|i| OrderLine {
-                    sku: i.sku,
-                    name: i.name,
-                    unit_price_minor: i.unit_price_minor,
-                    quantity: i.quantity,
-                })
-                .collect(),
-        });
+        let items: Vec<ItemInput<'_>> = r
+            .items
+            .iter()
+            .map(|item| ItemInput {
+                sku: &item.sku,
+                name: &item.name,
+                unit_price_minor: item.unit_price_minor,
+                quantity: i64::from(item.quantity),
+            })
+            .collect();
+        let customer_id = parse_id("customer_id", &r.customer_id)?;
+        let command = OrderCommand::Place(
+            PlaceOrder::parse(customer_id, &r.currency, &items).map_err(ServiceError::from)?,
+        );
         self.run(Command::Order(target, command), &meta, |result| {
             pb::PlaceOrderResponse { result }
         })
@@ -378,7 +393,9 @@ impl<S: EventStore> CommandService for CommandGrpc<S> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let target = Target::Id(parse_id("order_id", &r.order_id)?);
-        let command = OrderCommand::Cancel(CancelOrder { reason: r.reason });
+        let command = OrderCommand::Cancel(CancelOrder {
+            reason: CancelReason::parse(&r.reason).map_err(ServiceError::from)?,
+        });
         self.run(Command::Order(target, command), &meta, |result| {
             pb::CancelOrderResponse { result }
         })

@@ -11,9 +11,9 @@ use std::{
 
 use cqrsplus_domain::{
     DomainError, EnvelopeMeta,
-    customer::{CustomerCommand, CustomerDetails},
-    order::{OrderCommand, OrderLine, PlaceOrder},
-    post::{CreatePost, PostCommand, PostEvent},
+    customer::{CustomerCommand, CustomerProfile, ProfileInput},
+    order::{ItemInput, OrderCommand, PlaceOrder},
+    post::{CreatePost, PostCommand, PostEvent, PostMessage},
 };
 use futures::future::join_all;
 
@@ -52,7 +52,7 @@ fn expecting(mut meta: CommandMeta, version: u64) -> CommandMeta {
 
 async fn create_post(commands: &Commands<InMemoryEventStore>, author: &str) -> Uuid {
     let create = PostCommand::Create(CreatePost {
-        message: "hello".into(),
+        message: PostMessage::parse("hello").expect("message"),
     });
     commands
         .execute(Command::Post(Target::New, create), &meta(author))
@@ -112,14 +112,15 @@ fn rivals_like_first(store: &InMemoryEventStore, post: Uuid, times: u32) -> Arc<
     used
 }
 
-fn details(name: &str, email: &str) -> CustomerDetails {
-    CustomerDetails {
-        name: name.into(),
-        email: email.into(),
+fn details(name: &str, email: &str) -> CustomerProfile {
+    CustomerProfile::parse(&ProfileInput {
+        name,
+        email,
         phone: None,
-        segment: "retail".into(),
-        region: "north".into(),
-    }
+        segment: "retail",
+        region: "north",
+    })
+    .expect("profile")
 }
 
 fn register(target: Target, name: &str, email: &str) -> Command {
@@ -300,7 +301,7 @@ async fn concurrent_copies_of_a_create_make_one_aggregate() {
         let instance = instances[i % 2].clone();
         async move {
             let create = PostCommand::Create(CreatePost {
-                message: "once".into(),
+                message: PostMessage::parse("once").expect("message"),
             });
             let copy = with_command_id(meta("alice"), command_id);
             instance
@@ -466,16 +467,19 @@ async fn an_order_needs_a_registered_customer() {
     let place = |customer_id| {
         Command::Order(
             Target::New,
-            OrderCommand::Place(PlaceOrder {
-                customer_id,
-                currency: cqrsplus_domain::Currency::new("EUR").expect("currency"),
-                items: vec![OrderLine {
-                    sku: "sku-1".into(),
-                    name: "thing".into(),
-                    unit_price_minor: 250,
-                    quantity: 2,
-                }],
-            }),
+            OrderCommand::Place(
+                PlaceOrder::parse(
+                    customer_id,
+                    "EUR",
+                    &[ItemInput {
+                        sku: "sku-1",
+                        name: "thing",
+                        unit_price_minor: 250,
+                        quantity: 2,
+                    }],
+                )
+                .expect("order"),
+            ),
         )
     };
     let nobody = commands
