@@ -41,9 +41,12 @@ use tokio_util::sync::CancellationToken;
 pub use lease::{OUTBOX_LEASE_ID, RELAY_LEASES};
 pub use supervisor::{RelayControl, RelaySupervisor};
 
-use crate::store::{
-    MongoEventStore, StoreError,
-    commit::{CommitDocument, millis},
+use crate::{
+    outage::Outage,
+    store::{
+        MongoEventStore, StoreError,
+        commit::{CommitDocument, millis},
+    },
 };
 
 /// First pause after an idle round or an error; doubled on each further one.
@@ -188,6 +191,9 @@ pub struct Relay {
     producer: Mutex<FutureProducer>,
     notify: Arc<Notify>,
     lease_held: watch::Sender<bool>,
+    /// Outages of MongoDB and of the broker are logged when they start and end, not per retry.
+    store_outage: Arc<Outage>,
+    broker_outage: Arc<Outage>,
 }
 
 impl Relay {
@@ -222,7 +228,35 @@ impl Relay {
             producer: Mutex::new(producer),
             notify: Arc::new(Notify::new()),
             lease_held: watch::Sender::new(false),
+            store_outage: Arc::new(Outage::new("event store")),
+            broker_outage: Arc::new(Outage::new("kafka broker")),
         })
+    }
+
+    /// The same relay reporting event store outages through `outage` (shared with the command
+    /// path, so one outage is logged once).
+    pub fn with_store_outage(mut self, outage: Arc<Outage>) -> Self {
+        self.store_outage = outage;
+        self
+    }
+
+    /// Logs a failed relay operation: an unreachable server through its outage (once per
+    /// outage), anything else (a bug or bad data, which retrying will not fix) each time.
+    fn failed(&self, what: &'static str, error: &RelayError) {
+        match error {
+            RelayError::Store(StoreError::Unavailable(_)) => {
+                self.store_outage.failed(&format_args!("{what}: {error}"));
+            }
+            RelayError::Client(_)
+            | RelayError::Kafka(_)
+            | RelayError::CreateTopic { .. }
+            | RelayError::Delivery { .. } => {
+                self.broker_outage.failed(&format_args!("{what}: {error}"));
+            }
+            RelayError::Store(_) | RelayError::Config(_) => {
+                tracing::warn!(error = %error, "{what}");
+            }
+        }
     }
 
     /// The same relay woken by `waker` (a restarted relay keeps the command path's waker).
@@ -364,10 +398,19 @@ impl Relay {
                 attempt = attempt => attempt,
             };
             match attempt {
-                Ok(Ok(true)) => valid_until = Some(started + self.config.lease_ttl),
-                Ok(Ok(false)) => valid_until = None,
-                Ok(Err(e)) => tracing::warn!(error = %e, "outbox lease not renewed"),
-                Err(_) => tracing::warn!("outbox lease request timed out"),
+                Ok(Ok(true)) => {
+                    self.store_outage.recovered();
+                    valid_until = Some(started + self.config.lease_ttl);
+                }
+                Ok(Ok(false)) => {
+                    self.store_outage.recovered();
+                    valid_until = None;
+                }
+                Ok(Err(e)) => self.failed("outbox lease not renewed", &e.into()),
+                Err(_) => self.failed(
+                    "outbox lease not renewed",
+                    &RelayError::Store(StoreError::Unavailable("lease request timed out".into())),
+                ),
             }
             // Give up a renewal period early: by the next check the lease may have lapsed.
             let held = valid_until.is_some_and(|until| Instant::now() + renew_every < until);
@@ -409,9 +452,12 @@ impl Relay {
                     ensured = self.ensure_topics() => ensured,
                 };
                 match ensured {
-                    Ok(()) => topics_ready = true,
+                    Ok(()) => {
+                        self.broker_outage.recovered();
+                        topics_ready = true;
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "event topics not ensured; retrying");
+                        self.failed("event topics not ensured; retrying", &e);
                         if !self.pause(shutdown, &mut backoff, false).await {
                             return;
                         }
@@ -431,6 +477,12 @@ impl Relay {
             } else if !self.refresh_backlog(shutdown, &mut backlog_measured).await {
                 return;
             }
+            if let Ok(round) = &round {
+                self.store_outage.recovered();
+                if round.acknowledged > 0 {
+                    self.broker_outage.recovered();
+                }
+            }
             let wake_on_append = match round {
                 Ok(round)
                     if round.read as i64 >= self.config.batch_size
@@ -446,7 +498,7 @@ impl Relay {
                     true
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "outbox round failed; backing off");
+                    self.failed("outbox round failed; backing off", &e);
                     self.replace_producer_if_fatal();
                     // Appends must not cut short the backoff from a failing broker or store.
                     false
@@ -653,7 +705,7 @@ impl Relay {
                 metrics::gauge!("outbox_oldest_undispatched_age_seconds")
                     .set(backlog.oldest_age.as_secs_f64());
             }
-            Err(e) => tracing::warn!(error = %e, "outbox backlog not measured"),
+            Err(e) => self.failed("outbox backlog not measured", &e),
         }
     }
 

@@ -3,7 +3,7 @@
 //! relay and the metrics endpoint until the shutdown future completes; in-flight calls finish,
 //! the relay flushes and releases its lease. Health is SERVING only while the relay runs.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use cqrsplus_proto::command::v1::{
@@ -18,6 +18,7 @@ use crate::{
     application::Commands,
     config::Config,
     grpc::CommandGrpc,
+    outage::Outage,
     outbox::{Relay, RelayConfig, RelayControl, RelaySupervisor},
     store::{
         MongoEventStore,
@@ -77,19 +78,24 @@ impl Application {
             max_poll_interval: config.relay_max_poll_interval,
             instance_id,
         };
+        // One outage state for MongoDB, so the command path and the relay log it once.
+        let store_outage = Arc::new(Outage::new("event store"));
         let relay = Relay::new(event_store.clone(), relay_config.clone())
-            .context("creating the outbox relay")?;
+            .context("creating the outbox relay")?
+            .with_store_outage(store_outage.clone());
         let supervisor = RelaySupervisor::new(
             event_store.clone(),
             relay_config,
             relay.waker(),
+            store_outage.clone(),
             config.relay_restart_backoff,
         );
         let commands = Commands::new(
             event_store.clone(),
             relay.waker(),
             config.aggregate_cache_size,
-        );
+        )
+        .with_outage(store_outage);
         let listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding gRPC listener on {}", config.grpc_addr))?;

@@ -1021,3 +1021,138 @@ async fn commands_are_accepted_while_the_broker_is_down_and_the_backlog_shows_in
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn a_message_with_a_nul_is_refused_with_its_field_and_nothing_is_stored() {
+    let mut svc = start(0).await;
+    let refused = svc
+        .commands
+        .create_post(as_user(
+            "alice",
+            pb::CreatePostRequest {
+                message: "poison\u{0}pill".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("a NUL cannot be stored in the read model");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let fields = error_code::field_violations(&refused);
+    assert_eq!(
+        fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+        ["message"],
+        "{refused:?}"
+    );
+    assert_eq!(
+        error_code::error_reason(&refused),
+        Some(error_code::ErrorCode::InvalidArgument)
+    );
+
+    // An edit and a comment carrying one are refused the same way.
+    let (post_id, _) = create_post(&mut svc, "alice", "clean").await;
+    let edit = svc
+        .commands
+        .edit_post(as_user(
+            "alice",
+            pb::EditPostRequest {
+                post_id: post_id.clone(),
+                message: "\u{0}".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("NUL in an edit");
+    assert_eq!(edit.code(), Code::InvalidArgument);
+    let comment = svc
+        .commands
+        .add_comment(as_user(
+            "bob",
+            pb::AddCommentRequest {
+                post_id: post_id.clone(),
+                text: "a\u{0}b".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("NUL in a comment");
+    assert_eq!(comment.code(), Code::InvalidArgument);
+    assert_eq!(error_code::field_violations(&comment)[0].field, "text");
+
+    let all = svc
+        .events
+        .read_all(pb::ReadAllRequest::default())
+        .await
+        .expect("read all")
+        .into_inner();
+    assert_eq!(all.total_commit_count, 1, "only the clean post was stored");
+}
+
+#[tokio::test]
+async fn order_amounts_past_the_money_bound_are_refused_with_their_field() {
+    let svc = start(0).await;
+    let mut c = svc.commands.clone();
+    let customer_id = c
+        .register_customer(as_user(
+            "staff",
+            register(
+                "Rich",
+                &format!("rich-{}@example.com", uuid::Uuid::now_v7()),
+            ),
+        ))
+        .await
+        .expect("register")
+        .into_inner()
+        .result
+        .expect("result")
+        .aggregate_id;
+    let line = |unit_price_minor: i64, quantity: u32| pb::OrderItem {
+        sku: "sku".into(),
+        name: "gold".into(),
+        unit_price_minor,
+        quantity,
+    };
+    let order = |items: Vec<pb::OrderItem>| pb::PlaceOrderRequest {
+        customer_id: customer_id.clone(),
+        currency: "EUR".into(),
+        items,
+        ..Default::default()
+    };
+    let max_price = cqrsplus_domain::order::MAX_UNIT_PRICE_MINOR;
+    let max_quantity = cqrsplus_domain::order::MAX_QUANTITY;
+
+    let price = c
+        .place_order(as_user("staff", order(vec![line(max_price + 1, 1)])))
+        .await
+        .expect_err("a unit price past the bound");
+    assert_eq!(price.code(), Code::InvalidArgument, "{price:?}");
+    assert_eq!(
+        error_code::field_violations(&price)[0].field,
+        "items[0].unit_price_minor"
+    );
+
+    let overflow = c
+        .place_order(as_user("staff", order(vec![line(i64::MAX, u32::MAX)])))
+        .await
+        .expect_err("a line near the 64-bit limit");
+    assert_eq!(overflow.code(), Code::InvalidArgument, "{overflow:?}");
+
+    // Each line at the bound is fine; two of them pass the order total's bound.
+    let total = c
+        .place_order(as_user(
+            "staff",
+            order(vec![
+                line(max_price, max_quantity),
+                line(max_price, max_quantity),
+            ]),
+        ))
+        .await
+        .expect_err("a total past the bound");
+    assert_eq!(total.code(), Code::InvalidArgument, "{total:?}");
+    assert_eq!(error_code::field_violations(&total)[0].field, "items");
+
+    let one = c
+        .place_order(as_user("staff", order(vec![line(max_price, max_quantity)])))
+        .await
+        .expect("one line at the bound is a valid order");
+    assert_eq!(one.into_inner().result.expect("result").version, 1);
+}

@@ -181,6 +181,13 @@ impl<S: EventStore> Commands<S> {
         }
     }
 
+    /// The same entry point reporting event store outages through `outage` (shared with the
+    /// relay, so one outage is logged once).
+    pub fn with_outage(mut self, outage: Arc<Outage>) -> Self {
+        self.outage = outage;
+        self
+    }
+
     /// The same entry point with another conflict retry.
     pub fn with_conflict_retry(mut self, retry: ConflictRetry) -> Self {
         self.retry = retry;

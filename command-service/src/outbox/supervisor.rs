@@ -19,7 +19,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::{Relay, RelayConfig};
-use crate::store::MongoEventStore;
+use crate::{outage::Outage, store::MongoEventStore};
 
 /// Longest pause between two restarts.
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(60);
@@ -57,24 +57,28 @@ pub struct RelaySupervisor {
     store: MongoEventStore,
     config: RelayConfig,
     waker: Arc<Notify>,
+    store_outage: Arc<Outage>,
     restart_backoff: Duration,
     running: watch::Sender<bool>,
     current: Arc<Mutex<Option<AbortHandle>>>,
 }
 
 impl RelaySupervisor {
-    /// `waker` is the one the command path pokes; every relay the supervisor starts listens to
-    /// it. `restart_backoff` is the first pause before a restart.
+    /// `waker` is the one the command path pokes and `store_outage` the event store outage it
+    /// reports; every relay the supervisor starts shares both. `restart_backoff` is the first
+    /// pause before a restart.
     pub fn new(
         store: MongoEventStore,
         config: RelayConfig,
         waker: Arc<Notify>,
+        store_outage: Arc<Outage>,
         restart_backoff: Duration,
     ) -> Self {
         Self {
             store,
             config,
             waker,
+            store_outage,
             restart_backoff: restart_backoff.max(Duration::from_millis(10)),
             running: watch::Sender::new(false),
             current: Arc::new(Mutex::new(None)),
@@ -97,7 +101,9 @@ impl RelaySupervisor {
             let relay = match next.take() {
                 Some(relay) => relay,
                 None => match Relay::new(self.store.clone(), self.config.clone()) {
-                    Ok(relay) => relay.with_waker(self.waker.clone()),
+                    Ok(relay) => relay
+                        .with_waker(self.waker.clone())
+                        .with_store_outage(self.store_outage.clone()),
                     Err(e) => {
                         tracing::error!(error = %e, "outbox relay not recreated; retrying");
                         if !self.pause(&shutdown, &mut backoff).await {
