@@ -22,10 +22,15 @@ async fn start(snapshot_every: u64) -> Service {
 
 /// An instance on `database`: several instances may share one, as in production.
 async fn start_on(database: &str, snapshot_every: u64) -> Service {
+    start_with(database, |config| config.snapshot_every = snapshot_every).await
+}
+
+/// An instance on `database` with `configure` applied to its default test config.
+async fn start_with(database: &str, configure: impl FnOnce(&mut Config)) -> Service {
     let mut config =
         Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers());
     config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
-    config.snapshot_every = snapshot_every;
+    configure(&mut config);
     let app = Application::build(config).await.expect("build");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -170,13 +175,21 @@ async fn concurrent_likes_naming_the_same_expected_version_all_but_one_are_abort
 
 #[tokio::test]
 async fn ten_concurrent_copies_of_one_command_id_all_get_the_first_result() {
-    let mut svc = start(0).await;
+    // Two instances on one database, one of them without a cache (every command loads), so the
+    // copies meet each other in every order: before, during and after the first one commits.
+    let database = testkit::unique_name("t");
+    let mut svc = start_on(&database, 0).await;
+    let uncached = start_with(&database, |config| config.aggregate_cache_size = 0).await;
     let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
 
     let like_id = uuid::Uuid::now_v7().to_string();
     let mut calls = Vec::new();
-    for _ in 0..10 {
-        let mut client = svc.commands.clone();
+    for i in 0..10 {
+        let mut client = if i % 2 == 0 {
+            svc.commands.clone()
+        } else {
+            uncached.commands.clone()
+        };
         let request = pb::LikePostRequest {
             options: options(Some(&like_id), None),
             post_id: post_id.clone(),
