@@ -293,6 +293,37 @@ async fn concurrent_copies_of_one_command_all_get_the_first_result() {
 }
 
 #[tokio::test]
+async fn a_copy_applied_between_the_lookup_and_the_decision_answers_with_its_result() {
+    let store = InMemoryEventStore::new();
+    // No cache: the decision is made on a load, which sees the copy.
+    let commands = Commands::new(store.clone(), Arc::new(Notify::new()), 0);
+    let post = create_post(&commands, "alice").await;
+    let command_id = Uuid::now_v7();
+    // Right after this command's id is looked up (and not found), a copy of it lands: the
+    // decision then sees bob's like and refuses ("already liked"), unless the refusal is
+    // recognised as the copy's doing.
+    let once = std::sync::atomic::AtomicBool::new(false);
+    store.set_copy_after_lookup(Some(move |looked_up: Uuid| {
+        (looked_up == command_id && !once.swap(true, Ordering::SeqCst)).then(|| {
+            let mut copy =
+                rival_commit::<Post>(post, 1, "bob", &PostEvent::PostLiked { user: "bob".into() });
+            copy.command_id = command_id;
+            for event in &mut copy.events {
+                event.command_id = command_id;
+            }
+            copy
+        })
+    }));
+    let liked = commands
+        .execute(like(post), &with_command_id(meta("bob"), command_id))
+        .await
+        .expect("the copy's result, not a refusal");
+    assert!(liked.already_applied);
+    assert_eq!(liked.version, 2);
+    assert_eq!(likes(&store, post).await, (2, 1));
+}
+
+#[tokio::test]
 async fn concurrent_copies_of_a_create_make_one_aggregate() {
     let store = InMemoryEventStore::new();
     let instances = [commands(&store), commands(&store)];

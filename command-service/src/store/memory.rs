@@ -26,11 +26,16 @@ use super::{
 /// appended first, as if another instance had won the race.
 type Rival = dyn Fn(&NewCommit) -> Option<NewCommit> + Send + Sync;
 
+/// Called after a command-id lookup that found nothing, with the id looked up; a commit it
+/// returns is appended right then, as if a copy of the command had just been applied elsewhere.
+type Copy = dyn Fn(Uuid) -> Option<NewCommit> + Send + Sync;
+
 /// The in-memory event store; clones share the same data.
 #[derive(Clone, Default)]
 pub struct InMemoryEventStore {
     inner: Arc<Mutex<Inner>>,
     rival: Arc<Mutex<Option<Arc<Rival>>>>,
+    copy: Arc<Mutex<Option<Arc<Copy>>>>,
 }
 
 #[derive(Default)]
@@ -56,6 +61,15 @@ impl InMemoryEventStore {
     ) {
         *self.rival.lock().unwrap_or_else(PoisonError::into_inner) =
             rival.map(|r| Arc::new(r) as Arc<Rival>);
+    }
+
+    /// Installs a copy applied right after a lookup misses (see [`Copy`]); `None` removes it.
+    pub fn set_copy_after_lookup(
+        &self,
+        copy: Option<impl Fn(Uuid) -> Option<NewCommit> + Send + Sync + 'static>,
+    ) {
+        *self.copy.lock().unwrap_or_else(PoisonError::into_inner) =
+            copy.map(|c| Arc::new(c) as Arc<Copy>);
     }
 
     /// While true, every operation fails as an unreachable server would.
@@ -205,13 +219,20 @@ impl EventStore for InMemoryEventStore {
         command_id: Uuid,
     ) -> Result<Option<CommitDocument>, StoreError> {
         tokio::task::yield_now().await;
-        let command_id = command_id.to_string();
-        Ok(self
-            .reachable()?
-            .commits
-            .iter()
-            .find(|c| c.command_id == command_id)
-            .cloned())
+        let copy = self
+            .copy
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let key = command_id.to_string();
+        let mut inner = self.reachable()?;
+        let found = inner.commits.iter().find(|c| c.command_id == key).cloned();
+        if found.is_none()
+            && let Some(commit) = copy.and_then(|copy| copy(command_id))
+        {
+            inner.append(&commit)?;
+        }
+        Ok(found)
     }
 
     /// Loading folds every event here, so snapshots would only cost memory.
