@@ -3,12 +3,17 @@
 //! client's own deadline; once the server runs again, commands succeed, and a retry of the
 //! timed-out command (same command id) is applied at most once.
 //!
+//! The outage is logged once when it starts and once when it ends, however many commands fail
+//! meanwhile (each failed command is logged once too).
+//!
 //! The test starts its own nx-27017 process on a free port: the shared server must never be
 //! stopped.
 
 use std::{
+    io::Write,
     path::PathBuf,
     process::Stdio,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -110,6 +115,52 @@ impl Drop for TempDir {
     }
 }
 
+/// Everything logged in this test binary, as text lines.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn install() -> Self {
+        let logs = Self::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    }
+
+    fn lines(&self) -> Vec<String> {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Lines whose message says `message`, leaving out per-command failures.
+    fn count(&self, message: &str) -> usize {
+        self.lines()
+            .iter()
+            .filter(|line| line.contains(message) && !line.contains("command failed"))
+            .count()
+    }
+}
+
+impl Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn as_user<T>(actor: &str, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.metadata_mut().insert(
@@ -131,6 +182,7 @@ fn like(post_id: &str, command_id: &str) -> pb::LikePostRequest {
 
 #[tokio::test]
 async fn a_frozen_event_store_answers_unavailable_within_its_timeout_and_recovers() {
+    let logs = Logs::install();
     let mongo = PrivateMongo::start().await;
     let mut config = Config::ephemeral(
         &mongo.uri(),
@@ -178,6 +230,50 @@ async fn a_frozen_event_store_answers_unavailable_within_its_timeout_and_recover
     .await
     .expect("the call must end on its own");
     let waited = started.elapsed();
+    // More commands fail while it stays frozen; the outage was logged once already.
+    let mut others = Vec::new();
+    for i in 0..4 {
+        let mut client = client.clone();
+        let request = like(&post_id, &uuid::Uuid::now_v7().to_string());
+        others.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(&format!("other-{i}"), request))
+                .await
+        }));
+    }
+    for other in others {
+        let status = other.await.expect("join").expect_err("still frozen");
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+    let failed_commands = logs
+        .lines()
+        .iter()
+        .filter(|line| line.contains("command failed: event store unavailable"))
+        .count();
+    assert_eq!(failed_commands, 5, "each failed command is logged once");
+    assert_eq!(
+        logs.count("event store unavailable"),
+        1,
+        "one line for the outage:\n{}",
+        logs.lines().join("\n")
+    );
+    let relay_retries = logs
+        .lines()
+        .iter()
+        // Lines of the relay's own (not the outage's) saying a retry failed.
+        .filter(|line| {
+            line.contains("command_service::outbox")
+                && ["not renewed", "backing off", "not measured"]
+                    .iter()
+                    .any(|retry| line.contains(retry))
+        })
+        .count();
+    assert_eq!(
+        relay_retries,
+        0,
+        "the relay's retries are not logged one by one:\n{}",
+        logs.lines().join("\n")
+    );
     mongo.signal(Signal::SIGCONT);
 
     let status = frozen.expect_err("a frozen store cannot accept a command");
@@ -215,4 +311,9 @@ async fn a_frozen_event_store_answers_unavailable_within_its_timeout_and_recover
         .result
         .expect("result");
     assert_eq!(next.version, 3);
+    assert!(
+        logs.count("event store available again") >= 1,
+        "the end of the outage is logged:\n{}",
+        logs.lines().join("\n")
+    );
 }
