@@ -67,10 +67,15 @@ impl<S: EventStore> AggregateRules<S, Customer> for CustomerRules {
         }
     }
 
-    async fn abandoned(&self, store: &S, id: Uuid, claim: EmailClaim) {
+    async fn abandoned(&self, store: &S, id: Uuid, claim: EmailClaim, failure: &StoreError) {
         let Some(email) = claim.reserved else {
             return;
         };
+        // An append that got no answer may still land: keep the reservation (a reservation its
+        // holder does not use is reclaimed later) and spend no more time on an unreachable store.
+        if matches!(failure, StoreError::Unavailable(_)) {
+            return;
+        }
         // A racing command for the same customer may have committed this email with the same
         // reservation: keep it then. If the outcome cannot be read, keep it too: a reservation
         // its holder does not use is reclaimed later, a released one in use is lost for good.

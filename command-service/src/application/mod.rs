@@ -146,9 +146,14 @@ trait AggregateRules<S: EventStore, A: Aggregate>: Sync {
     fn committed(&self, store: &S, id: Uuid, claim: Self::Claim)
     -> impl Future<Output = ()> + Send;
 
-    /// The commit did not land (or its outcome is unknown).
-    fn abandoned(&self, store: &S, id: Uuid, claim: Self::Claim)
-    -> impl Future<Output = ()> + Send;
+    /// The commit did not land, or its outcome is unknown (`failure` says which).
+    fn abandoned(
+        &self,
+        store: &S,
+        id: Uuid,
+        claim: Self::Claim,
+        failure: &StoreError,
+    ) -> impl Future<Output = ()> + Send;
 }
 
 /// What the domain decided, before it is committed.
@@ -454,7 +459,7 @@ impl<S: EventStore> Commands<S> {
                 })
             }
             Err(e) => {
-                rules.abandoned(&self.store, id, claim).await;
+                rules.abandoned(&self.store, id, claim, &e).await;
                 match e {
                     // The same command raced with itself (a client retry): answer with the
                     // winner's result.

@@ -46,5 +46,5 @@ impl<S: EventStore> AggregateRules<S, Order> for OrderRules {
 
     async fn committed(&self, _store: &S, _id: Uuid, _claim: ()) {}
 
-    async fn abandoned(&self, _store: &S, _id: Uuid, _claim: ()) {}
+    async fn abandoned(&self, _store: &S, _id: Uuid, _claim: (), _failure: &StoreError) {}
 }

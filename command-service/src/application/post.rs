@@ -5,7 +5,10 @@ use cqrsplus_domain::post::{Post, PostCommand, PostEvent};
 use uuid::Uuid;
 
 use super::AggregateRules;
-use crate::{error::ServiceError, store::EventStore};
+use crate::{
+    error::ServiceError,
+    store::{EventStore, StoreError},
+};
 
 /// No cross-aggregate rule.
 pub(super) struct PostRules;
@@ -29,5 +32,5 @@ impl<S: EventStore> AggregateRules<S, Post> for PostRules {
 
     async fn committed(&self, _store: &S, _id: Uuid, _claim: ()) {}
 
-    async fn abandoned(&self, _store: &S, _id: Uuid, _claim: ()) {}
+    async fn abandoned(&self, _store: &S, _id: Uuid, _claim: (), _failure: &StoreError) {}
 }
