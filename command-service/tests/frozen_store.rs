@@ -9,11 +9,11 @@
 //! The test starts its own nx-27017 process on a free port: the shared server must never be
 //! stopped.
 
+mod support;
+
 use std::{
-    io::Write,
     path::PathBuf,
     process::Stdio,
-    sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
@@ -23,6 +23,7 @@ use cqrsplus_proto::{
     error_code,
 };
 use nix::{sys::signal::Signal, unistd::Pid};
+use support::Logs;
 use tokio::process::{Child, Command};
 use tonic::{Code, Request, transport::Channel};
 
@@ -112,52 +113,6 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Everything logged in this test binary, as text lines.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn install() -> Self {
-        let logs = Self::default();
-        let writer = logs.clone();
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .init();
-        logs
-    }
-
-    fn lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner))
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Lines whose message says `message`, leaving out per-command failures.
-    fn count(&self, message: &str) -> usize {
-        self.lines()
-            .iter()
-            .filter(|line| line.contains(message) && !line.contains("command failed"))
-            .count()
-    }
-}
-
-impl Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

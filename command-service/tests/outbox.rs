@@ -3,6 +3,8 @@
 //! The event topics are shared by every test (their names are fixed), so each test reads only
 //! messages produced after it started and keeps only those of its own aggregate ids.
 
+mod support;
+
 use std::{
     collections::{HashMap, HashSet},
     future::Future,
@@ -26,6 +28,7 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::Headers,
 };
+use support::Logs;
 use testkit::broker::{PrivateBroker, Start};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
@@ -552,6 +555,7 @@ async fn a_commit_without_a_topic_blocks_the_outbox_behind_it() {
 
 #[tokio::test]
 async fn the_backlog_drains_when_the_broker_comes_back() {
+    let logs = Logs::install();
     let mut broker = PrivateBroker::start().await;
     let (_db, store) = open_store().await;
     let mut relay_config = config(&broker.brokers(), 500);
@@ -615,6 +619,19 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
         !running.task.is_finished(),
         "the relay ended while the broker was down"
     );
+    // The outage is logged once, not once per failed round.
+    assert_eq!(
+        logs.count("kafka broker unavailable"),
+        1,
+        "{}",
+        logs.lines().join("\n")
+    );
+    let failed_rounds = logs
+        .lines()
+        .iter()
+        .filter(|line| line.contains("command_service::outbox") && line.contains("round failed"))
+        .count();
+    assert_eq!(failed_rounds, 0, "{}", logs.lines().join("\n"));
 
     broker.resume().await;
     eventually(
@@ -623,6 +640,12 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
         || async { undispatched(&store).await == 0 },
     )
     .await;
+    assert_eq!(
+        logs.count("kafka broker available again"),
+        1,
+        "{}",
+        logs.lines().join("\n")
+    );
 
     let consumer = testkit::broker::consumer(
         &broker.brokers(),
