@@ -92,7 +92,7 @@ pub struct ListCustomersParams {
 }
 
 /// Lists customers by name.
-#[utoipa::path(get, path = "/customers", tag = "customers", params(ListCustomersParams),
+#[utoipa::path(get, path = "/customers", tag = "customers", security((), ("bearer" = [])), params(ListCustomersParams),
     responses((status = OK, body = CustomerPage)))]
 #[tracing::instrument(skip_all)]
 async fn list_customers(
@@ -210,7 +210,7 @@ pub struct MinVersion {
 }
 
 /// Reads one customer.
-#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "customer id"), MinVersion),
     responses((status = OK, body = Customer)))]
 #[tracing::instrument(skip_all, fields(customer_id = %id))]
@@ -286,7 +286,7 @@ pub struct ListOrdersParams {
 
 /// Lists a customer's orders, newest first. An unknown customer has no orders (not 404): its
 /// orders may reach the read model before it does.
-#[utoipa::path(get, path = "/customers/{id}/orders", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}/orders", tag = "customers", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "customer id"), ListOrdersParams),
     responses((status = OK, body = OrderPage)))]
 #[tracing::instrument(skip_all, fields(customer_id = %id))]

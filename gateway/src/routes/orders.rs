@@ -150,7 +150,7 @@ pub struct OrderPage {
 }
 
 /// Reads one order with its items.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "order id"), MinVersion),
     responses((status = OK, body = Order)))]
 #[tracing::instrument(skip_all, fields(order_id = %id))]

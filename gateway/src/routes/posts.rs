@@ -143,7 +143,7 @@ pub struct ListPostsParams {
 }
 
 /// Lists posts, filtered and sorted, a page at a time. Deleted posts are not listed.
-#[utoipa::path(get, path = "/posts", tag = "posts", params(ListPostsParams),
+#[utoipa::path(get, path = "/posts", tag = "posts", security((), ("bearer" = [])), params(ListPostsParams),
     responses((status = OK, body = PostPage)))]
 #[tracing::instrument(skip_all)]
 async fn list_posts(
@@ -233,7 +233,7 @@ pub struct GetPostParams {
 }
 
 /// Reads one post. A deleted post is 404.
-#[utoipa::path(get, path = "/posts/{id}", tag = "posts",
+#[utoipa::path(get, path = "/posts/{id}", tag = "posts", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "post id"), GetPostParams),
     responses((status = OK, body = Post, headers(("ETag" = String, description = "the post's version")))))]
 #[tracing::instrument(skip_all, fields(post_id = %id))]
@@ -392,7 +392,7 @@ pub struct ListCommentsParams {
 }
 
 /// Lists a post's comments, oldest first.
-#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts",
+#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "post id"), ListCommentsParams),
     responses((status = OK, body = CommentPage)))]
 #[tracing::instrument(skip_all, fields(post_id = %id))]

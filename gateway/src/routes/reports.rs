@@ -95,7 +95,7 @@ pub struct MonthlySales {
 }
 
 /// Revenue, orders and units per month and customer segment.
-#[utoipa::path(get, path = "/reports/monthly-sales", tag = "reports", params(Period),
+#[utoipa::path(get, path = "/reports/monthly-sales", tag = "reports", security((), ("bearer" = [])), params(Period),
     responses((status = OK, body = MonthlySales)))]
 #[tracing::instrument(skip_all)]
 async fn monthly_sales(
@@ -168,7 +168,7 @@ pub struct TopCustomers {
 }
 
 /// The best customers by revenue or number of orders.
-#[utoipa::path(get, path = "/reports/top-customers", tag = "reports", params(TopCustomersParams),
+#[utoipa::path(get, path = "/reports/top-customers", tag = "reports", security((), ("bearer" = [])), params(TopCustomersParams),
     responses((status = OK, body = TopCustomers)))]
 #[tracing::instrument(skip_all)]
 async fn top_customers(
@@ -242,7 +242,7 @@ pub struct RepeatCustomers {
 }
 
 /// How many of the customers who ordered in the last six months ordered more than once.
-#[utoipa::path(get, path = "/reports/repeat-customers", tag = "reports", params(LimitParams),
+#[utoipa::path(get, path = "/reports/repeat-customers", tag = "reports", security((), ("bearer" = [])), params(LimitParams),
     responses((status = OK, body = RepeatCustomers)))]
 #[tracing::instrument(skip_all)]
 async fn repeat_customers(
@@ -296,7 +296,7 @@ pub struct SalesByRegion {
 }
 
 /// Revenue, orders and customers per sales region.
-#[utoipa::path(get, path = "/reports/sales-by-region", tag = "reports", params(Period),
+#[utoipa::path(get, path = "/reports/sales-by-region", tag = "reports", security((), ("bearer" = [])), params(Period),
     responses((status = OK, body = SalesByRegion)))]
 #[tracing::instrument(skip_all)]
 async fn sales_by_region(
@@ -369,7 +369,7 @@ pub struct ProductPerformance {
 }
 
 /// The best products in a period by revenue, orders or units.
-#[utoipa::path(get, path = "/reports/product-performance", tag = "reports", params(ProductParams),
+#[utoipa::path(get, path = "/reports/product-performance", tag = "reports", security((), ("bearer" = [])), params(ProductParams),
     responses((status = OK, body = ProductPerformance)))]
 #[tracing::instrument(skip_all)]
 async fn product_performance(
@@ -446,7 +446,7 @@ pub struct PriceGroupPage {
 }
 
 /// Per customer, how many units were bought in each price group.
-#[utoipa::path(get, path = "/reports/items-by-price-group", tag = "reports", params(PriceGroupParams),
+#[utoipa::path(get, path = "/reports/items-by-price-group", tag = "reports", security((), ("bearer" = [])), params(PriceGroupParams),
     responses((status = OK, body = PriceGroupPage)))]
 #[tracing::instrument(skip_all)]
 async fn items_by_price_group(
