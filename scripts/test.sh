@@ -43,6 +43,13 @@ for t in json.load(sys.stdin):
 }
 delete_test_topics
 
+# The compose file is for machines with Docker; without an engine, Compose's own parser still
+# validates it (schema, interpolation, dependencies) the way `docker compose up` would.
+ensure_compose_parser
+say "checking docker-compose.yml with Docker Compose's parser"
+"$COMPOSE_BIN" -f "$ROOT/docker-compose.yml" config --quiet ||
+  die "docker-compose.yml does not pass docker-compose config"
+
 say "running the Rust test suites (workspace)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"

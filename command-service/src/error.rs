@@ -2,7 +2,7 @@
 //! (`cqrsplus_proto::error_code`). User errors keep their message; store internals are logged
 //! here once and answered without their cause.
 
-use cqrsplus_domain::DomainError;
+use cqrsplus_domain::{DomainError, FieldError, InvalidInput};
 use cqrsplus_proto::error_code::{self, ErrorCode};
 use tonic::Status;
 
@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// No caller identity in the request metadata.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The request's fields broke the domain's input rules (every refused field is listed).
+    #[error(transparent)]
+    Input(#[from] InvalidInput),
     /// The caller's `expected_version` is not the aggregate's version.
     #[error("expected version {expected}, but the aggregate is at version {current}")]
     VersionMismatch { expected: u64, current: u64 },
@@ -42,11 +45,12 @@ impl ServiceError {
     /// The project-wide code this error maps to.
     pub fn code(&self) -> ErrorCode {
         match self {
-            ServiceError::InvalidRequest { .. } => ErrorCode::InvalidArgument,
+            ServiceError::InvalidRequest { .. } | ServiceError::Input(_) => {
+                ErrorCode::InvalidArgument
+            }
             ServiceError::Unauthenticated(_) => ErrorCode::Unauthenticated,
             ServiceError::VersionMismatch { .. } => ErrorCode::Conflict,
             ServiceError::Domain(e) => match e {
-                DomainError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
                 DomainError::NotFound(_) => ErrorCode::NotFound,
                 DomainError::AlreadyExists(_) => ErrorCode::AlreadyExists,
                 DomainError::PermissionDenied(_) => ErrorCode::PermissionDenied,
@@ -78,9 +82,25 @@ impl ServiceError {
     }
 }
 
+impl From<FieldError> for ServiceError {
+    fn from(error: FieldError) -> Self {
+        Self::Input(error.into())
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
         let code = err.code();
+        match &err {
+            ServiceError::Input(input) => return error_code::invalid_input(input),
+            ServiceError::InvalidRequest { field, message } => {
+                return error_code::invalid_fields(
+                    err.to_string(),
+                    [error_code::FieldViolation::new(*field, message.clone())],
+                );
+            }
+            _ => {}
+        }
         match code {
             ErrorCode::Internal => {
                 tracing::error!(error = %err, "command failed");
@@ -116,13 +136,6 @@ mod tests {
     #[test]
     fn domain_errors_keep_their_kind() {
         let cases = [
-            (
-                DomainError::InvalidArgument {
-                    field: "message",
-                    message: "blank".into(),
-                },
-                tonic::Code::InvalidArgument,
-            ),
             (DomainError::NotFound("post".into()), tonic::Code::NotFound),
             (
                 DomainError::AlreadyExists("post".into()),
@@ -140,6 +153,18 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(Status::from(ServiceError::Domain(err)).code(), code);
         }
+    }
+
+    #[test]
+    fn refused_input_lists_its_fields() {
+        let status = Status::from(ServiceError::from(FieldError::new(
+            "message",
+            "must not contain control characters (found U+0000)",
+        )));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        let fields = error_code::field_violations(&status);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].field, "message");
     }
 
     #[test]

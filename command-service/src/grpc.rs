@@ -4,10 +4,13 @@
 //! `x-actor` metadata, never from a request body.
 
 use cqrsplus_domain::{
-    Actor, Aggregate, Currency, EventEnvelope,
-    customer::{Customer, CustomerCommand, CustomerDetails},
-    order::{CancelOrder, Order, OrderCommand, OrderLine, PlaceOrder},
-    post::{AddComment, CreatePost, EditComment, EditPost, Post, PostCommand, RemoveComment},
+    Actor, Aggregate, EventEnvelope,
+    customer::{Customer, CustomerCommand, CustomerProfile, ProfileInput},
+    order::{CancelOrder, CancelReason, ItemInput, Order, OrderCommand, PlaceOrder},
+    post::{
+        AddComment, CommentText, CreatePost, EditComment, EditPost, Post, PostCommand, PostMessage,
+        RemoveComment,
+    },
 };
 use cqrsplus_proto::{
     command::v1::{self as pb, command_service_server::CommandService, event_store_server},
@@ -128,20 +131,20 @@ fn result(executed: &Executed) -> Option<pb::CommandResult> {
     })
 }
 
-fn details(
-    name: String,
-    email: String,
-    phone: Option<String>,
-    segment: String,
-    region: String,
-) -> CustomerDetails {
-    CustomerDetails {
+fn profile(
+    name: &str,
+    email: &str,
+    phone: Option<&str>,
+    segment: &str,
+    region: &str,
+) -> Result<CustomerProfile, ServiceError> {
+    Ok(CustomerProfile::parse(&ProfileInput {
         name,
         email,
         phone,
         segment,
         region,
-    }
+    })?)
 }
 
 /// Runs `A`'s command and wraps the result in the RPC's reply type.
@@ -171,7 +174,9 @@ impl CommandService for CommandGrpc {
         let id = self
             .new_aggregate_id::<Post>("post_id", r.post_id.as_deref(), &meta)
             .await?;
-        let command = PostCommand::Create(CreatePost { message: r.message });
+        let command = PostCommand::Create(CreatePost {
+            message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
+        });
         run::<Post, _>(&self.commands, id, command, &meta, |result| {
             pb::CreatePostResponse { result }
         })
@@ -186,7 +191,9 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = parse_id("post_id", &r.post_id)?;
-        let command = PostCommand::Edit(EditPost { message: r.message });
+        let command = PostCommand::Edit(EditPost {
+            message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
+        });
         run::<Post, _>(&self.commands, id, command, &meta, |result| {
             pb::EditPostResponse { result }
         })
@@ -229,7 +236,7 @@ impl CommandService for CommandGrpc {
         let id = parse_id("post_id", &r.post_id)?;
         let command = PostCommand::AddComment(AddComment {
             comment_id: Uuid::now_v7(),
-            text: r.text,
+            text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
         let executed = self.commands.execute::<Post>(id, command, &meta).await?;
         // From the events, so a retried command id answers with the comment it created first.
@@ -259,7 +266,7 @@ impl CommandService for CommandGrpc {
         let id = parse_id("post_id", &r.post_id)?;
         let command = PostCommand::EditComment(EditComment {
             comment_id: parse_id("comment_id", &r.comment_id)?,
-            text: r.text,
+            text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
         run::<Post, _>(&self.commands, id, command, &meta, |result| {
             pb::EditCommentResponse { result }
@@ -307,8 +314,13 @@ impl CommandService for CommandGrpc {
         let id = self
             .new_aggregate_id::<Customer>("customer_id", r.customer_id.as_deref(), &meta)
             .await?;
-        let command =
-            CustomerCommand::Register(details(r.name, r.email, r.phone, r.segment, r.region));
+        let command = CustomerCommand::Register(profile(
+            &r.name,
+            &r.email,
+            r.phone.as_deref(),
+            &r.segment,
+            &r.region,
+        )?);
         let executed = self.commands.execute_customer(id, command, &meta).await?;
         Ok(Response::new(pb::RegisterCustomerResponse {
             result: result(&executed),
@@ -323,8 +335,13 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = parse_id("customer_id", &r.customer_id)?;
-        let command =
-            CustomerCommand::Update(details(r.name, r.email, r.phone, r.segment, r.region));
+        let command = CustomerCommand::Update(profile(
+            &r.name,
+            &r.email,
+            r.phone.as_deref(),
+            &r.segment,
+            &r.region,
+        )?);
         let executed = self.commands.execute_customer(id, command, &meta).await?;
         Ok(Response::new(pb::UpdateCustomerResponse {
             result: result(&executed),
@@ -341,22 +358,20 @@ impl CommandService for CommandGrpc {
         let id = self
             .new_aggregate_id::<Order>("order_id", r.order_id.as_deref(), &meta)
             .await?;
-        let currency = Currency::new(r.currency.trim())
-            .map_err(|e| ServiceError::invalid("currency", e.to_string()))?;
-        let command = OrderCommand::Place(PlaceOrder {
-            customer_id: parse_id("customer_id", &r.customer_id)?,
-            currency,
-            items: r
-                .items
-                .into_iter()
-                .map(|i| OrderLine {
-                    sku: i.sku,
-                    name: i.name,
-                    unit_price_minor: i.unit_price_minor,
-                    quantity: i.quantity,
-                })
-                .collect(),
-        });
+        let items: Vec<ItemInput<'_>> = r
+            .items
+            .iter()
+            .map(|item| ItemInput {
+                sku: &item.sku,
+                name: &item.name,
+                unit_price_minor: item.unit_price_minor,
+                quantity: i64::from(item.quantity),
+            })
+            .collect();
+        let customer_id = parse_id("customer_id", &r.customer_id)?;
+        let command = OrderCommand::Place(
+            PlaceOrder::parse(customer_id, &r.currency, &items).map_err(ServiceError::from)?,
+        );
         let executed = self.commands.place_order(id, command, &meta).await?;
         Ok(Response::new(pb::PlaceOrderResponse {
             result: result(&executed),
@@ -397,7 +412,9 @@ impl CommandService for CommandGrpc {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
         let id = parse_id("order_id", &r.order_id)?;
-        let command = OrderCommand::Cancel(CancelOrder { reason: r.reason });
+        let command = OrderCommand::Cancel(CancelOrder {
+            reason: CancelReason::parse(&r.reason).map_err(ServiceError::from)?,
+        });
         run::<Order, _>(&self.commands, id, command, &meta, |result| {
             pb::CancelOrderResponse { result }
         })

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::DomainError;
 use crate::envelope::{self, EnvelopeError};
+use crate::input::{self, FieldError, Lines};
 
 /// The authenticated caller a command is decided for.
 ///
@@ -27,9 +28,17 @@ impl Actor {
     /// The longest actor name, in characters.
     pub const MAX_CHARS: usize = 128;
 
-    /// Validates and trims an actor name.
-    pub fn new(name: impl Into<String>) -> Result<Self, DomainError> {
-        crate::validate::required_text("actor", &name.into(), Self::MAX_CHARS).map(Self)
+    pub const FIELD: &'static str = "actor";
+
+    /// Trims and checks an actor name: one line, no control character, at most
+    /// [`Self::MAX_CHARS`].
+    pub fn parse(name: &str) -> Result<Self, FieldError> {
+        input::text(Self::FIELD, name, Self::MAX_CHARS, Lines::Single).map(Self)
+    }
+
+    /// The same as [`Self::parse`].
+    pub fn new(name: impl AsRef<str>) -> Result<Self, FieldError> {
+        Self::parse(name.as_ref())
     }
 
     pub fn as_str(&self) -> &str {
@@ -172,20 +181,16 @@ mod tests {
     }
 
     #[test]
-    fn actor_refuses_blank() {
-        assert!(matches!(
-            Actor::new("   "),
-            Err(DomainError::InvalidArgument { field: "actor", .. })
-        ));
+    fn actor_refuses_blank_and_control_characters() {
+        for bad in ["   ", "al\0ice", "al\nice"] {
+            assert_eq!(Actor::new(bad).expect_err(bad).field, "actor");
+        }
     }
 
     #[test]
     fn actor_refuses_more_than_128_chars() {
         assert!(Actor::new("a".repeat(128)).is_ok());
-        assert!(matches!(
-            Actor::new("a".repeat(129)),
-            Err(DomainError::InvalidArgument { field: "actor", .. })
-        ));
+        assert_eq!(Actor::new("a".repeat(129)).unwrap_err().field, "actor");
     }
 
     #[test]

@@ -3,17 +3,12 @@
 //! Its variants are the categories the transports map to status codes (gRPC and HTTP), so they say
 //! what kind of refusal happened, not where. Infrastructure failures (a store that is down, a
 //! concurrency conflict) are deliberately absent: they belong to the services, never to the domain.
+//! So is malformed input: commands carry parsed newtypes (`crate::input`), so a decision never
+//! meets a blank message or an overflowing price.
 
 /// Why an aggregate refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DomainError {
-    /// The command's input has the wrong shape (blank, too long, malformed, out of range), whatever
-    /// the state.
-    #[error("invalid {field}: {message}")]
-    InvalidArgument {
-        field: &'static str,
-        message: String,
-    },
     /// The aggregate, or an entity inside it such as a comment, does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -26,13 +21,4 @@ pub enum DomainError {
     /// The current state forbids the command, e.g. a deleted post or a shipped order being cancelled.
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
-}
-
-impl DomainError {
-    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidArgument {
-            field,
-            message: message.into(),
-        }
-    }
 }

@@ -15,16 +15,18 @@ pub mod aggregate;
 pub mod customer;
 pub mod envelope;
 pub mod error;
+pub mod input;
 pub mod money;
+pub mod month;
 pub mod order;
 pub mod post;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod topics;
 
-mod validate;
-
 pub use aggregate::{Actor, Aggregate, CommandContext, DomainEvent};
 pub use envelope::{EnvelopeError, EnvelopeMeta, EventEnvelope};
 pub use error::DomainError;
+pub use input::{FieldError, InvalidInput};
 pub use money::{Currency, Money, MoneyError};
+pub use month::ReportMonth;

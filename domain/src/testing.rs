@@ -245,11 +245,11 @@ pub fn assert_snapshot_round_trip<A: Aggregate + PartialEq>(history: &[A::Event]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::post::{CreatePost, Post, PostCommand, PostEvent};
+    use crate::post::{CreatePost, Post, PostCommand, PostEvent, PostMessage};
 
     fn create() -> PostCommand {
         PostCommand::Create(CreatePost {
-            message: "hi".to_owned(),
+            message: PostMessage::parse("hi").expect("valid"),
         })
     }
 

@@ -1,10 +1,10 @@
 //! Uses the crate the way the services do: from outside, with the `testing` feature, through the
 //! public paths only.
 
-use cqrsplus_domain::order::{Order, OrderCommand, OrderEvent, OrderLine, PlaceOrder};
-use cqrsplus_domain::post::{CreatePost, Post, PostCommand, PostEvent};
+use cqrsplus_domain::order::{ItemInput, Order, OrderCommand, OrderEvent, PlaceOrder};
+use cqrsplus_domain::post::{CreatePost, Post, PostCommand, PostEvent, PostMessage};
 use cqrsplus_domain::testing::{Scenario, assert_event_contract};
-use cqrsplus_domain::{Aggregate, Currency, DomainEvent, EnvelopeMeta, EventEnvelope};
+use cqrsplus_domain::{Aggregate, DomainEvent, EnvelopeMeta, EventEnvelope};
 use time::macros::datetime;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ fn a_service_can_reuse_the_scenario_helper() {
     let post = Scenario::<Post>::given(Vec::new())
         .as_actor("carol")
         .when(PostCommand::Create(CreatePost {
-            message: "from outside".to_owned(),
+            message: PostMessage::parse(" from outside ").unwrap(),
         }))
         .then([PostEvent::PostCreated {
             author: "carol".to_owned(),
@@ -24,19 +24,20 @@ fn a_service_can_reuse_the_scenario_helper() {
 
 #[test]
 fn a_store_can_wrap_and_unwrap_events() {
-    let currency = Currency::new("USD").unwrap();
+    let place = PlaceOrder::parse(
+        Uuid::from_u128(7),
+        "USD",
+        &[ItemInput {
+            sku: "pen",
+            name: "Pen",
+            unit_price_minor: 199,
+            quantity: 3,
+        }],
+    )
+    .unwrap();
     let events = Order::default()
         .handle(
-            OrderCommand::Place(PlaceOrder {
-                customer_id: Uuid::from_u128(7),
-                currency: currency.clone(),
-                items: vec![OrderLine {
-                    sku: "pen".to_owned(),
-                    name: "Pen".to_owned(),
-                    unit_price_minor: 199,
-                    quantity: 3,
-                }],
-            }),
+            OrderCommand::Place(place),
             &cqrsplus_domain::CommandContext::new(
                 cqrsplus_domain::Actor::new("dave").unwrap(),
                 datetime!(2025-03-04 05:06 UTC),

@@ -22,6 +22,12 @@
 //! `UNIMPLEMENTED`, even `OK` given as an error) is [`ErrorCode::Internal`]: a client cannot act on
 //! it, so it gets a 500 without internals.
 //!
+//! Error details: every status built here carries a `google.rpc.ErrorInfo` whose `reason` is the
+//! JSON `code` above (domain [`ERROR_DOMAIN`]); `INVALID_ARGUMENT` for input also carries a
+//! `google.rpc.BadRequest` with one field violation per refused field ([`invalid_input`],
+//! [`field_violations`]); retryable answers carry a `google.rpc.RetryInfo`. Clients (the gateway
+//! first) read these details, never the message text, which is for people.
+//!
 //! Metadata conventions (gRPC metadata keys; the gateway turns them into headers or error details):
 //! - [`ACTOR_METADATA`] on requests: who acts.
 //! - [`CURRENT_VERSION_METADATA`] on `ABORTED`: the aggregate's current version after a lost
@@ -29,9 +35,19 @@
 //! - [`PROJECTED_VERSION_METADATA`] and [`RETRY_AFTER_MS_METADATA`] on the query side's
 //!   `UNAVAILABLE` "not yet projected" answer to a read-your-writes wait ([`not_yet_projected`]).
 
-use std::{fmt, time::Duration};
+use std::{collections::HashMap, fmt, time::Duration};
 
+use cqrsplus_domain::InvalidInput;
 use tonic::{Code, Status, metadata::MetadataMap};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// The `domain` of every `google.rpc.ErrorInfo` this project sends.
+pub const ERROR_DOMAIN: &str = "cqrsplus";
+
+/// `ErrorInfo` metadata key of a conflict's current version (decimal).
+pub const CURRENT_VERSION_INFO: &str = "current_version";
+/// `ErrorInfo` metadata key of a not-yet-projected answer's projected version (decimal).
+pub const PROJECTED_VERSION_INFO: &str = "projected_version";
 
 /// Request metadata naming the authenticated user a command is performed by (the JWT `sub`, set by
 /// the gateway after verifying the token). Requests never carry the actor in their body. Query
@@ -162,10 +178,94 @@ impl ErrorCode {
         }
     }
 
-    /// A gRPC status with this code and a client-facing message.
+    /// A gRPC status with this code, a client-facing message and an `ErrorInfo` naming the code.
     pub fn status(self, message: impl Into<String>) -> Status {
-        Status::new(self.grpc_code(), message)
+        self.status_with(message, ErrorDetails::new())
     }
+
+    /// Like [`Self::status`], with more details (the `ErrorInfo` is added here).
+    pub fn status_with(self, message: impl Into<String>, details: ErrorDetails) -> Status {
+        self.status_with_info(message, details, HashMap::new())
+    }
+
+    fn status_with_info(
+        self,
+        message: impl Into<String>,
+        mut details: ErrorDetails,
+        info: HashMap<String, String>,
+    ) -> Status {
+        details.set_error_info(self.as_str(), ERROR_DOMAIN, info);
+        Status::with_error_details(self.grpc_code(), message, details)
+    }
+
+    /// The code named by its JSON string (the `ErrorInfo` reason), if it is one of ours.
+    pub fn from_reason(reason: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL
+            .into_iter()
+            .find(|code| code.as_str() == reason)
+    }
+}
+
+/// One refused field of a request, as `google.rpc.BadRequest` carries it: `field` is the request
+/// field's path (`items[2].quantity`), `description` says why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// `INVALID_ARGUMENT` listing every refused field in a `google.rpc.BadRequest`.
+pub fn invalid_fields(
+    message: impl Into<String>,
+    violations: impl IntoIterator<Item = FieldViolation>,
+) -> Status {
+    let mut details = ErrorDetails::new();
+    for violation in violations {
+        details.add_bad_request_violation(violation.field, violation.description);
+    }
+    ErrorCode::InvalidArgument.status_with(message, details)
+}
+
+/// `INVALID_ARGUMENT` for input the domain's parsers refused, one violation per field.
+pub fn invalid_input(error: &InvalidInput) -> Status {
+    invalid_fields(
+        error.to_string(),
+        error
+            .fields()
+            .iter()
+            .map(|field| FieldViolation::new(&field.field, &field.reason)),
+    )
+}
+
+/// The field violations of a status's `google.rpc.BadRequest`; empty when it has none.
+pub fn field_violations(status: &Status) -> Vec<FieldViolation> {
+    status
+        .get_details_bad_request()
+        .map(|bad_request| {
+            bad_request
+                .field_violations
+                .into_iter()
+                .map(|violation| FieldViolation::new(violation.field, violation.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The project code a status names in its `ErrorInfo`, when it comes from one of our services.
+pub fn error_reason(status: &Status) -> Option<ErrorCode> {
+    status
+        .get_details_error_info()
+        .filter(|info| info.domain == ERROR_DOMAIN)
+        .and_then(|info| ErrorCode::from_reason(&info.reason))
 }
 
 impl From<Code> for ErrorCode {
@@ -192,7 +292,8 @@ pub fn actor(metadata: &MetadataMap) -> Option<&str> {
 /// An `ABORTED` status for a lost optimistic-concurrency race, carrying the aggregate's current
 /// version in [`CURRENT_VERSION_METADATA`].
 pub fn conflict(message: impl Into<String>, current_version: u64) -> Status {
-    let mut status = ErrorCode::Conflict.status(message);
+    let info = HashMap::from([(CURRENT_VERSION_INFO.to_owned(), current_version.to_string())]);
+    let mut status = ErrorCode::Conflict.status_with_info(message, ErrorDetails::new(), info);
     status
         .metadata_mut()
         .insert(CURRENT_VERSION_METADATA, current_version.into());
@@ -202,6 +303,7 @@ pub fn conflict(message: impl Into<String>, current_version: u64) -> Status {
 /// The current version carried by a [`conflict`] status.
 pub fn current_version(status: &Status) -> Option<u64> {
     decimal_metadata(status, CURRENT_VERSION_METADATA)
+        .or_else(|| decimal_info(status, CURRENT_VERSION_INFO))
 }
 
 /// The query side's `UNAVAILABLE` answer when a read-your-writes wait ran out: the projection had
@@ -211,7 +313,15 @@ pub fn not_yet_projected(
     projected_version: u64,
     retry_after: Duration,
 ) -> Status {
-    let mut status = ErrorCode::Unavailable.status(message);
+    let info = HashMap::from([(
+        PROJECTED_VERSION_INFO.to_owned(),
+        projected_version.to_string(),
+    )]);
+    let mut status = ErrorCode::Unavailable.status_with_info(
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+        info,
+    );
     let retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
     let metadata = status.metadata_mut();
     metadata.insert(PROJECTED_VERSION_METADATA, projected_version.into());
@@ -224,9 +334,34 @@ pub fn projected_version(status: &Status) -> Option<u64> {
     decimal_metadata(status, PROJECTED_VERSION_METADATA)
 }
 
-/// The suggested retry delay carried by a status in [`RETRY_AFTER_MS_METADATA`].
+/// `UNAVAILABLE` for a dependency that is down (a store, the read database), with a suggested
+/// delay before retrying, in a `google.rpc.RetryInfo` and in [`RETRY_AFTER_MS_METADATA`].
+pub fn unavailable(message: impl Into<String>, retry_after: Duration) -> Status {
+    let mut status = ErrorCode::Unavailable
+        .status_with(message, ErrorDetails::with_retry_info(Some(retry_after)));
+    let retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+    status
+        .metadata_mut()
+        .insert(RETRY_AFTER_MS_METADATA, retry_after_ms.into());
+    status
+}
+
+/// The suggested retry delay carried by a status: its `google.rpc.RetryInfo`, else
+/// [`RETRY_AFTER_MS_METADATA`].
 pub fn retry_after(status: &Status) -> Option<Duration> {
-    decimal_metadata(status, RETRY_AFTER_MS_METADATA).map(Duration::from_millis)
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .or_else(|| decimal_metadata(status, RETRY_AFTER_MS_METADATA).map(Duration::from_millis))
+}
+
+fn decimal_info(status: &Status, key: &str) -> Option<u64> {
+    status
+        .get_details_error_info()?
+        .metadata
+        .get(key)?
+        .parse()
+        .ok()
 }
 
 fn decimal_metadata(status: &Status, key: &str) -> Option<u64> {
@@ -350,6 +485,68 @@ mod tests {
         assert_eq!(ErrorCode::from_grpc(status.code()), ErrorCode::Unavailable);
         assert_eq!(projected_version(&status), Some(3));
         assert_eq!(retry_after(&status), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn every_status_names_its_code_in_error_info() {
+        for code in ErrorCode::ALL {
+            let status = code.status("message for people");
+            assert_eq!(status.code(), code.grpc_code());
+            assert_eq!(error_reason(&status), Some(code), "{code:?}");
+            assert!(field_violations(&status).is_empty());
+        }
+        assert_eq!(
+            error_reason(&Status::internal("plain, from elsewhere")),
+            None
+        );
+    }
+
+    #[test]
+    fn invalid_input_lists_every_field() {
+        let mut fields = cqrsplus_domain::input::Fields::new();
+        fields.add(cqrsplus_domain::FieldError::new(
+            "message",
+            "must not be blank",
+        ));
+        fields.add(cqrsplus_domain::FieldError::new(
+            "items[1].quantity",
+            "must be at least 1",
+        ));
+        let error = fields.finish().expect_err("two fields");
+        let status = invalid_input(&error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(error_reason(&status), Some(ErrorCode::InvalidArgument));
+        assert_eq!(
+            field_violations(&status),
+            [
+                FieldViolation::new("message", "must not be blank"),
+                FieldViolation::new("items[1].quantity", "must be at least 1"),
+            ]
+        );
+    }
+
+    #[test]
+    fn details_survive_the_wire_encoding() {
+        // What a client receives: the status rebuilt from its header bytes.
+        let sent = invalid_fields(
+            "bad",
+            [FieldViolation::new(
+                "region",
+                "must not contain control characters",
+            )],
+        );
+        let received =
+            Status::with_details(sent.code(), sent.message(), sent.details().to_vec().into());
+        assert_eq!(field_violations(&received), field_violations(&sent));
+        assert_eq!(error_reason(&received), Some(ErrorCode::InvalidArgument));
+    }
+
+    #[test]
+    fn unavailable_carries_a_retry_delay() {
+        let status = unavailable("read database unreachable", Duration::from_millis(1500));
+        assert_eq!(status.code(), Code::Unavailable);
+        assert_eq!(retry_after(&status), Some(Duration::from_millis(1500)));
+        assert_eq!(error_reason(&status), Some(ErrorCode::Unavailable));
     }
 
     #[test]

@@ -11,8 +11,9 @@ mod state;
 mod tests;
 
 pub use command::{
-    CustomerCommand, CustomerDetails, MAX_EMAIL_CHARS, MAX_GROUP_CHARS, MAX_NAME_CHARS,
-    normalize_email,
+    CustomerCommand, CustomerDetails, CustomerName, CustomerProfile, Email, MAX_EMAIL_CHARS,
+    MAX_GROUP_CHARS, MAX_NAME_CHARS, MAX_PHONE_CHARS, MIN_PHONE_CHARS, Phone, ProfileInput, Region,
+    Segment,
 };
 pub use event::CustomerEvent;
 pub use state::Customer;

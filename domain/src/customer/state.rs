@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::command::{CustomerCommand, CustomerDetails};
+use super::command::{CustomerCommand, CustomerDetails, CustomerProfile};
 use super::event::CustomerEvent;
 use crate::{Aggregate, CommandContext, DomainError};
 
@@ -25,7 +25,7 @@ impl Customer {
         self.details.as_ref().map(|details| details.email.as_str())
     }
 
-    fn register(&self, details: &CustomerDetails) -> Result<Vec<CustomerEvent>, DomainError> {
+    fn register(&self, profile: CustomerProfile) -> Result<Vec<CustomerEvent>, DomainError> {
         if self.details.is_some() {
             return Err(DomainError::AlreadyExists("customer".to_owned()));
         }
@@ -35,7 +35,7 @@ impl Customer {
             phone,
             segment,
             region,
-        } = details.normalized()?;
+        } = profile.into_details();
         Ok(vec![CustomerEvent::CustomerRegistered {
             name,
             email,
@@ -45,11 +45,11 @@ impl Customer {
         }])
     }
 
-    fn update(&self, details: &CustomerDetails) -> Result<Vec<CustomerEvent>, DomainError> {
+    fn update(&self, profile: CustomerProfile) -> Result<Vec<CustomerEvent>, DomainError> {
         let Some(current) = &self.details else {
             return Err(DomainError::NotFound("customer".to_owned()));
         };
-        let details = details.normalized()?;
+        let details = profile.into_details();
         // Nothing changed, so nothing happened: no event, and no needless projection work.
         if &details == current {
             return Ok(Vec::new());
@@ -83,8 +83,8 @@ impl Aggregate for Customer {
         _ctx: &CommandContext,
     ) -> Result<Vec<CustomerEvent>, DomainError> {
         match command {
-            CustomerCommand::Register(details) => self.register(&details),
-            CustomerCommand::Update(details) => self.update(&details),
+            CustomerCommand::Register(profile) => self.register(profile),
+            CustomerCommand::Update(profile) => self.update(profile),
         }
     }
 

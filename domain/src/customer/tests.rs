@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::testing::{Scenario, assert_event_contract, assert_snapshot_round_trip};
-use crate::{Aggregate, DomainError};
+use crate::{Aggregate, DomainError, InvalidInput};
 
 fn details() -> CustomerDetails {
     CustomerDetails {
@@ -31,21 +31,47 @@ fn registered() -> CustomerEvent {
     }
 }
 
-fn register(details: CustomerDetails) -> CustomerCommand {
-    CustomerCommand::Register(details)
+/// Parses details as a request would send them.
+fn profile(details: &CustomerDetails) -> Result<CustomerProfile, InvalidInput> {
+    CustomerProfile::parse(&ProfileInput {
+        name: &details.name,
+        email: &details.email,
+        phone: details.phone.as_deref(),
+        segment: &details.segment,
+        region: &details.region,
+    })
 }
 
-fn invalid_field(result: Result<Vec<CustomerEvent>, DomainError>) -> &'static str {
+fn register(details: CustomerDetails) -> CustomerCommand {
+    CustomerCommand::Register(profile(&details).expect("valid details"))
+}
+
+fn update(details: CustomerDetails) -> CustomerCommand {
+    CustomerCommand::Update(profile(&details).expect("valid details"))
+}
+
+/// Why a command never produced events: its input did not parse, or the customer refused it.
+#[derive(Debug)]
+enum Refused {
+    Input(InvalidInput),
+    Domain(DomainError),
+}
+
+/// The one field named by a refusal of input.
+fn invalid_field(result: Result<Vec<CustomerEvent>, Refused>) -> String {
     match result {
-        Err(DomainError::InvalidArgument { field, .. }) => field,
-        other => panic!("expected an invalid argument, got {other:?}"),
+        Err(Refused::Input(error)) if error.fields().len() == 1 => error.fields()[0].field.clone(),
+        Err(Refused::Domain(error)) => panic!("expected an invalid field, got {error}"),
+        other => panic!("expected one invalid field, got {other:?}"),
     }
 }
 
-fn register_result(details: CustomerDetails) -> Result<Vec<CustomerEvent>, DomainError> {
+fn register_result(details: CustomerDetails) -> Result<Vec<CustomerEvent>, Refused> {
+    let command = CustomerCommand::Register(profile(&details).map_err(Refused::Input)?);
     Scenario::<Customer>::given_nothing()
-        .when(register(details))
+        .when(command)
         .result()
+        .map_err(Refused::Domain)
 }
 
 #[test]
@@ -161,20 +187,35 @@ fn email_format_is_checked() {
 fn email_length_is_bounded() {
     let domain = "@example.com";
     let fits = format!("{}{domain}", "a".repeat(MAX_EMAIL_CHARS - domain.len()));
-    assert_eq!(normalize_email(&fits).map(|email| email.len()), Ok(254));
+    assert_eq!(
+        Email::parse(&fits).map(|email| email.as_str().len()),
+        Ok(254)
+    );
     let too_long = format!("a{fits}");
-    assert!(matches!(
-        normalize_email(&too_long),
-        Err(DomainError::InvalidArgument { field: "email", .. })
-    ));
+    assert_eq!(Email::parse(&too_long).unwrap_err().field, "email");
 }
 
 #[test]
-fn normalize_email_trims_and_lowercases() {
+fn email_is_trimmed_and_lowercased() {
     assert_eq!(
-        normalize_email(" Grace.Hopper+navy@Example.ORG "),
+        Email::parse(" Grace.Hopper+navy@Example.ORG ").map(Email::into_string),
         Ok("grace.hopper+navy@example.org".to_owned())
     );
+}
+
+#[test]
+fn every_invalid_field_is_reported_at_once_and_nul_is_refused() {
+    let error = profile(&CustomerDetails {
+        name: "Ada\0".to_owned(),
+        email: "ada@example.com\0".to_owned(),
+        phone: Some("12\u{0}345".to_owned()),
+        segment: "seg\0".to_owned(),
+        region: "\u{0}".to_owned(),
+    })
+    .unwrap_err();
+    for field in ["name", "email", "phone", "segment", "region"] {
+        assert!(error.names(field), "{field} not reported: {error}");
+    }
 }
 
 #[test]
@@ -234,7 +275,7 @@ fn phone_shape_is_checked() {
 #[test]
 fn update_replaces_every_detail() {
     let customer = Scenario::<Customer>::given([registered()])
-        .when(CustomerCommand::Update(CustomerDetails {
+        .when(update(CustomerDetails {
             email: "Ada@Lovelace.dev".to_owned(),
             phone: None,
             region: "apac".to_owned(),
@@ -253,21 +294,21 @@ fn update_replaces_every_detail() {
 #[test]
 fn update_of_an_unknown_customer_is_not_found() {
     Scenario::<Customer>::given_nothing()
-        .when(CustomerCommand::Update(details()))
+        .when(update(details()))
         .then_error(DomainError::NotFound("customer".to_owned()));
 }
 
 #[test]
 fn update_with_identical_details_records_nothing() {
     Scenario::<Customer>::given([registered()])
-        .when(CustomerCommand::Update(details()))
+        .when(update(details()))
         .then([]);
 }
 
 #[test]
 fn update_identical_after_normalization_records_nothing() {
     Scenario::<Customer>::given([registered()])
-        .when(CustomerCommand::Update(CustomerDetails {
+        .when(update(CustomerDetails {
             email: " ADA@example.com".to_owned(),
             name: "Ada Lovelace ".to_owned(),
             ..details()
@@ -277,13 +318,13 @@ fn update_identical_after_normalization_records_nothing() {
 
 #[test]
 fn update_validates_like_register() {
-    let result = Scenario::<Customer>::given([registered()])
-        .when(CustomerCommand::Update(CustomerDetails {
-            email: "not an email".to_owned(),
-            ..details()
-        }))
-        .result();
-    assert_eq!(invalid_field(result), "email");
+    // Both commands carry the same parsed profile, so neither can hold a bad email.
+    let error = profile(&CustomerDetails {
+        email: "not an email".to_owned(),
+        ..details()
+    })
+    .unwrap_err();
+    assert!(error.names("email"));
 }
 
 fn rich_history() -> Vec<CustomerEvent> {

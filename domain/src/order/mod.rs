@@ -10,8 +10,9 @@ mod state;
 mod tests;
 
 pub use command::{
-    CancelOrder, MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SKU_CHARS,
-    OrderCommand, OrderLine, PlaceOrder,
+    CancelOrder, CancelReason, ItemInput, ItemName, MAX_ITEM_NAME_CHARS, MAX_ITEMS,
+    MAX_ORDER_TOTAL_MINOR, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SKU_CHARS, MAX_UNIT_PRICE_MINOR,
+    OrderCommand, OrderItem, OrderLine, OrderTotal, PlaceOrder, Quantity, Sku, UnitPrice,
 };
 pub use event::OrderEvent;
 pub use state::{Order, OrderStatus, ensure_customer_may_order};

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::command::{self, CancelOrder, OrderCommand, OrderLine, PlaceOrder};
+use super::command::{CancelOrder, OrderCommand, OrderLine, PlaceOrder};
 use super::event::OrderEvent;
 use crate::customer::Customer;
 use crate::{Aggregate, CommandContext, Currency, DomainError, Money};
@@ -117,19 +117,18 @@ impl Order {
         if self.placed.is_some() {
             return Err(DomainError::AlreadyExists("order".to_owned()));
         }
-        let (items, total) = place.validated()?;
         Ok(vec![OrderEvent::OrderPlaced {
             customer_id: place.customer_id,
             currency: place.currency.clone(),
-            items,
-            total_minor: total.amount_minor,
+            items: place.items().iter().map(OrderLine::from).collect(),
+            total_minor: place.total().amount_minor,
         }])
     }
 
     fn cancel(&self, cancel: &CancelOrder) -> Result<Vec<OrderEvent>, DomainError> {
         self.ensure_status(OrderStatus::Placed, "cancel")?;
         Ok(vec![OrderEvent::OrderCancelled {
-            reason: command::reason(&cancel.reason)?,
+            reason: cancel.reason.as_str().to_owned(),
         }])
     }
 

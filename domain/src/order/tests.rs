@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::*;
 use crate::customer::{Customer, CustomerEvent};
 use crate::testing::{Scenario, assert_event_contract, assert_snapshot_round_trip, fold};
-use crate::{Aggregate, Currency, DomainError, Money};
+use crate::{Aggregate, Currency, DomainError, FieldError, InvalidInput, Money};
 
 const CUSTOMER: Uuid = Uuid::from_u128(0xcafe);
 
@@ -22,12 +22,28 @@ fn line(sku: &str, unit_price_minor: i64, quantity: u32) -> OrderLine {
     }
 }
 
+/// Parses lines as a request would send them.
+fn parse_place(items: &[OrderLine]) -> Result<PlaceOrder, InvalidInput> {
+    let inputs: Vec<ItemInput<'_>> = items
+        .iter()
+        .map(|line| ItemInput {
+            sku: &line.sku,
+            name: &line.name,
+            unit_price_minor: line.unit_price_minor,
+            quantity: i64::from(line.quantity),
+        })
+        .collect();
+    PlaceOrder::parse(CUSTOMER, "EUR", &inputs)
+}
+
 fn place(items: Vec<OrderLine>) -> OrderCommand {
-    OrderCommand::Place(PlaceOrder {
-        customer_id: CUSTOMER,
-        currency: eur(),
-        items,
-    })
+    OrderCommand::Place(parse_place(&items).expect("valid lines"))
+}
+
+/// The lines are refused with exactly this one field error.
+fn refused_input(items: &[OrderLine], field: &str, reason: &str) {
+    let error = parse_place(items).expect_err("refused");
+    assert_eq!(error.fields(), [FieldError::new(field, reason)], "{error}");
 }
 
 fn placed() -> OrderEvent {
@@ -41,20 +57,13 @@ fn placed() -> OrderEvent {
 
 fn cancel(reason: &str) -> OrderCommand {
     OrderCommand::Cancel(CancelOrder {
-        reason: reason.to_owned(),
+        reason: CancelReason::parse(reason).expect("a valid reason"),
     })
 }
 
 fn cancelled() -> OrderEvent {
     OrderEvent::OrderCancelled {
         reason: "changed my mind".to_owned(),
-    }
-}
-
-fn invalid(field: &'static str, message: &str) -> DomainError {
-    DomainError::InvalidArgument {
-        field,
-        message: message.to_owned(),
     }
 }
 
@@ -105,37 +114,45 @@ fn place_on_an_existing_order_is_refused() {
 
 #[test]
 fn an_order_needs_at_least_one_item() {
-    Scenario::<Order>::given_nothing()
-        .when(place(Vec::new()))
-        .then_error(invalid("items", "must have at least one item"));
+    refused_input(&[], "items", "must have at least one item");
 }
 
 #[test]
 fn an_order_has_at_most_100_items() {
-    let items = |count: usize| (0..count).map(|i| line(&format!("sku{i}"), 1, 1)).collect();
+    let items = |count: usize| -> Vec<OrderLine> {
+        (0..count).map(|i| line(&format!("sku{i}"), 1, 1)).collect()
+    };
     assert!(
         Scenario::<Order>::given_nothing()
             .when(place(items(MAX_ITEMS)))
             .result()
             .is_ok()
     );
-    Scenario::<Order>::given_nothing()
-        .when(place(items(MAX_ITEMS + 1)))
-        .then_error(invalid("items", "must have at most 100 items"));
+    refused_input(
+        &items(MAX_ITEMS + 1),
+        "items",
+        "must have at most 100 items",
+    );
 }
 
 #[test]
 fn quantity_zero_is_refused() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line("tea", 450, 1), line("pot", 2_500, 0)]))
-        .then_error(invalid("quantity", "item 2: must be at least 1"));
+    refused_input(
+        &[line("tea", 450, 1), line("pot", 2_500, 0)],
+        "items[1].quantity",
+        "must be at least 1",
+    );
 }
 
 #[test]
 fn quantity_is_bounded() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line("tea", 1, MAX_QUANTITY + 1)]))
-        .then_error(invalid("quantity", "item 1: must be at most 10000"));
+    refused_input(
+        &[line("tea", 1, MAX_QUANTITY + 1)],
+        "items[0].quantity",
+        "must be at most 10000",
+    );
+    assert_eq!(Quantity::parse(-1).unwrap_err().field, "quantity");
+    assert_eq!(Quantity::parse(i64::MAX).unwrap_err().field, "quantity");
     assert!(
         Scenario::<Order>::given_nothing()
             .when(place(vec![line("tea", 1, MAX_QUANTITY)]))
@@ -146,51 +163,64 @@ fn quantity_is_bounded() {
 
 #[test]
 fn negative_price_is_refused() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line("tea", -1, 1)]))
-        .then_error(invalid("unit_price_minor", "item 1: must not be negative"));
+    refused_input(
+        &[line("tea", -1, 1)],
+        "items[0].unit_price_minor",
+        "must be at least 0",
+    );
 }
 
 #[test]
 fn sku_must_not_be_blank_or_too_long() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line(" ", 1, 1)]))
-        .then_error(invalid("sku", "item 1: must not be blank"));
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line(&"s".repeat(MAX_SKU_CHARS + 1), 1, 1)]))
-        .then_error(invalid("sku", "item 1: must be at most 64 characters"));
+    refused_input(&[line(" ", 1, 1)], "items[0].sku", "must not be blank");
+    refused_input(
+        &[line(&"s".repeat(MAX_SKU_CHARS + 1), 1, 1)],
+        "items[0].sku",
+        "must be at most 64 characters",
+    );
 }
 
 #[test]
 fn item_name_must_not_be_blank_or_too_long() {
-    for (name, message) in [
-        ("", "item 1: must not be blank"),
+    for (name, reason) in [
+        ("", "must not be blank"),
         (
             &"n".repeat(MAX_ITEM_NAME_CHARS + 1),
-            "item 1: must be at most 200 characters",
+            "must be at most 200 characters",
         ),
     ] {
-        Scenario::<Order>::given_nothing()
-            .when(place(vec![OrderLine {
-                name: name.to_owned(),
-                ..line("tea", 1, 1)
-            }]))
-            .then_error(invalid("name", message));
+        let item = OrderLine {
+            name: name.to_owned(),
+            ..line("tea", 1, 1)
+        };
+        refused_input(&[item], "items[0].name", reason);
     }
 }
 
 #[test]
 fn line_total_overflow_is_refused() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line("gold", i64::MAX / 2 + 1, 2)]))
-        .then_error(invalid("items", "order total is too large"));
+    // A unit price past its bound is refused before any multiplication could overflow.
+    refused_input(
+        &[line("gold", i64::MAX / 2 + 1, 2)],
+        "items[0].unit_price_minor",
+        "must be at most 100000000000",
+    );
+    // The largest line is allowed, and its total is exactly the order bound.
+    let largest = line("gold", MAX_UNIT_PRICE_MINOR, MAX_QUANTITY);
+    assert_eq!(
+        parse_place(&[largest]).map(|place| place.total().amount_minor),
+        Ok(MAX_ORDER_TOTAL_MINOR)
+    );
 }
 
 #[test]
 fn order_total_overflow_is_refused() {
-    Scenario::<Order>::given_nothing()
-        .when(place(vec![line("gold", i64::MAX, 1), line("tea", 1, 1)]))
-        .then_error(invalid("items", "order total is too large"));
+    let largest = line("gold", MAX_UNIT_PRICE_MINOR, MAX_QUANTITY);
+    refused_input(
+        &[largest, line("tea", 1, 1)],
+        "items",
+        "the order total must be at most 1000000000000000 minor units",
+    );
 }
 
 // --- status machine ---
@@ -222,12 +252,14 @@ fn placed_order_is_cancelled_with_a_trimmed_reason() {
 
 #[test]
 fn cancel_reason_must_not_be_blank_or_too_long() {
-    Scenario::<Order>::given([placed()])
-        .when(cancel("  "))
-        .then_error(invalid("reason", "must not be blank"));
-    Scenario::<Order>::given([placed()])
-        .when(cancel(&"r".repeat(MAX_REASON_CHARS + 1)))
-        .then_error(invalid("reason", "must be at most 500 characters"));
+    assert_eq!(
+        CancelReason::parse("  "),
+        Err(FieldError::new("reason", "must not be blank"))
+    );
+    assert_eq!(
+        CancelReason::parse(&"r".repeat(MAX_REASON_CHARS + 1)),
+        Err(FieldError::new("reason", "must be at most 500 characters"))
+    );
 }
 
 #[test]
@@ -367,4 +399,26 @@ fn snapshot_round_trip_equals_replaying_every_event() {
     let cancelled = assert_snapshot_round_trip::<Order>(&[placed(), cancelled()]);
     assert_eq!(cancelled.status(), Some(OrderStatus::Cancelled));
     assert_eq!(cancelled.cancel_reason(), Some("changed my mind"));
+}
+
+#[test]
+fn every_line_error_is_reported_with_its_index_and_nul_is_refused() {
+    let error = parse_place(&[
+        line("tea\0", 1, 1),
+        OrderLine {
+            name: "pot\u{0}".to_owned(),
+            ..line("pot", -5, 0)
+        },
+    ])
+    .unwrap_err();
+    for field in [
+        "items[0].sku",
+        "items[1].name",
+        "items[1].unit_price_minor",
+        "items[1].quantity",
+    ] {
+        assert!(error.names(field), "{field} not reported: {error}");
+    }
+    let bad_currency = PlaceOrder::parse(CUSTOMER, "eu\0", &[]).unwrap_err();
+    assert!(bad_currency.names("currency") && bad_currency.names("items"));
 }

@@ -1,17 +1,33 @@
-//! What may be asked of a post, and the shape checks that need no state.
+//! What may be asked of a post, and the input it carries, parsed.
 //!
 //! Must not depend on the post's state: whether a command is allowed is decided in `state.rs`.
-//! No command carries an author; the actor always comes from the command context.
+//! No command carries an author; the actor always comes from the command context. Commands hold
+//! [`PostMessage`] and [`CommentText`], so `handle` never sees unchecked text.
 
 use uuid::Uuid;
 
-use crate::DomainError;
-use crate::validate::required_text;
+use crate::input::text_newtype;
 
 /// The longest post message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 2000;
 /// The longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 1000;
+
+text_newtype!(
+    /// A post's message: free text (newline and tab allowed), at most [`MAX_MESSAGE_CHARS`].
+    PostMessage,
+    field = "message",
+    max = MAX_MESSAGE_CHARS,
+    lines = Multi
+);
+
+text_newtype!(
+    /// A comment's text: free text (newline and tab allowed), at most [`MAX_COMMENT_CHARS`].
+    CommentText,
+    field = "text",
+    max = MAX_COMMENT_CHARS,
+    lines = Multi
+);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostCommand {
@@ -27,38 +43,28 @@ pub enum PostCommand {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CreatePost {
-    pub message: String,
+    pub message: PostMessage,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditPost {
-    pub message: String,
+    pub message: PostMessage,
 }
 
 /// Adds a comment under an id the caller chose, so a retried command cannot add it twice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddComment {
     pub comment_id: Uuid,
-    pub text: String,
+    pub text: CommentText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EditComment {
     pub comment_id: Uuid,
-    pub text: String,
+    pub text: CommentText,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoveComment {
     pub comment_id: Uuid,
-}
-
-/// Trims and bounds a post message.
-pub(super) fn message(value: &str) -> Result<String, DomainError> {
-    required_text("message", value, MAX_MESSAGE_CHARS)
-}
-
-/// Trims and bounds a comment's text.
-pub(super) fn comment_text(value: &str) -> Result<String, DomainError> {
-    required_text("text", value, MAX_COMMENT_CHARS)
 }

@@ -10,8 +10,8 @@ mod state;
 mod tests;
 
 pub use command::{
-    AddComment, CreatePost, EditComment, EditPost, MAX_COMMENT_CHARS, MAX_MESSAGE_CHARS,
-    PostCommand, RemoveComment,
+    AddComment, CommentText, CreatePost, EditComment, EditPost, MAX_COMMENT_CHARS,
+    MAX_MESSAGE_CHARS, PostCommand, PostMessage, RemoveComment,
 };
 pub use event::PostEvent;
 pub use state::{Comment, Post};

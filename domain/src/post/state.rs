@@ -8,9 +8,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::command::{
-    self, AddComment, CreatePost, EditComment, EditPost, PostCommand, RemoveComment,
-};
+use super::command::{AddComment, CreatePost, EditComment, EditPost, PostCommand, RemoveComment};
 use super::event::PostEvent;
 use crate::{Aggregate, CommandContext, DomainError};
 
@@ -135,7 +133,7 @@ impl Post {
         }
         Ok(vec![PostEvent::PostCreated {
             author: actor.to_owned(),
-            message: command::message(&create.message)?,
+            message: create.message.into_string(),
         }])
     }
 
@@ -143,7 +141,7 @@ impl Post {
         self.ensure_open()?;
         self.ensure_author(actor, "edit")?;
         Ok(vec![PostEvent::PostEdited {
-            message: command::message(&edit.message)?,
+            message: edit.message.into_string(),
         }])
     }
 
@@ -187,7 +185,7 @@ impl Post {
         Ok(vec![PostEvent::CommentAdded {
             comment_id: add.comment_id,
             author: actor.to_owned(),
-            text: command::comment_text(&add.text)?,
+            text: add.text.into_string(),
         }])
     }
 
@@ -196,7 +194,7 @@ impl Post {
         self.own_comment(edit.comment_id, actor, "edit")?;
         Ok(vec![PostEvent::CommentEdited {
             comment_id: edit.comment_id,
-            text: command::comment_text(&edit.text)?,
+            text: edit.text.into_string(),
         }])
     }
 
