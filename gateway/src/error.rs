@@ -161,8 +161,33 @@ impl ApiError {
 
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
-        let code = ErrorCode::from_grpc(status.code());
+        Self::from_upstream(status, |field| field)
+    }
+}
+
+impl ApiError {
+    /// An upstream status as the API answers it, read from its details (`google.rpc.ErrorInfo`
+    /// for the code, `BadRequest` for the refused fields), never from its message text; the code
+    /// table maps what the details do not say. `field_name` turns a request field's name into
+    /// the HTTP name the client sent it under.
+    pub fn from_upstream(status: tonic::Status, field_name: impl Fn(String) -> String) -> Self {
+        let code = error_code::error_reason(&status)
+            .unwrap_or_else(|| ErrorCode::from_grpc(status.code()));
         match code {
+            ErrorCode::InvalidArgument => {
+                let violations: Vec<FieldViolation> = error_code::field_violations(&status)
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: field_name(v.field),
+                        message: v.description,
+                    })
+                    .collect();
+                if violations.is_empty() {
+                    Self::new(code, status.message())
+                } else {
+                    Self::invalid_fields(violations)
+                }
+            }
             ErrorCode::Internal => Self::new(code, "internal error").with_cause(format_args!(
                 "upstream answered {:?}: {}",
                 status.code(),

@@ -20,9 +20,9 @@ use utoipa::{
 
 use cqrsplus_domain::{
     Actor,
-    customer::{MAX_EMAIL_CHARS, MAX_GROUP_CHARS, MAX_NAME_CHARS},
-    order::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SKU_CHARS},
-    post::{MAX_COMMENT_CHARS, MAX_MESSAGE_CHARS},
+    customer::{CustomerName, MAX_EMAIL_CHARS, MAX_PHONE_CHARS, MIN_PHONE_CHARS, Region, Segment},
+    order::{CancelReason, ItemName, MAX_ITEMS, MAX_QUANTITY, MAX_UNIT_PRICE_MINOR, Sku},
+    post::{CommentText, PostMessage},
 };
 
 use crate::error::{ErrorBody, FieldViolation};
@@ -235,15 +235,19 @@ pub fn add_error_responses(doc: &mut openapi::OpenApi) {
 /// An input rule as a JSON schema states it.
 #[derive(Debug, Clone, Copy)]
 pub enum Rule {
-    /// Trimmed text, not blank, at most `max` characters, no control character; newline and tab
-    /// allowed (and CRLF) when `multi_line`.
+    /// The domain's text rule (`cqrsplus_domain::input::text`): trimmed, not blank, at most `max`
+    /// characters, no control character; newline and tab allowed (and CRLF) when `multi_line`.
     Text { max: usize, multi_line: bool },
+    /// A string of `min..=max` characters matching `pattern`.
+    Shaped {
+        min: usize,
+        max: usize,
+        pattern: &'static str,
+    },
     /// An integer within `min..=max`.
     Integer { min: i64, max: i64 },
     /// A list of `min..=max` entries.
     Items { min: usize, max: usize },
-    /// A string matching a pattern.
-    Pattern(&'static str),
 }
 
 /// A character class without the control characters (Unicode `Cc`) and the noncharacters U+FFFE
@@ -251,10 +255,18 @@ pub enum Rule {
 const SINGLE_LINE: &str = r"\u0000-\u001F\u007F-\u009F\uFFFE\uFFFF";
 const MULTI_LINE: &str = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFFFE\uFFFF";
 
-/// `YYYY-MM`, the months reports take.
-pub const MONTH_PATTERN: &str = "^[0-9]{4}-(0[1-9]|1[0-2])$";
-/// An ISO 4217 code.
-pub const CURRENCY_PATTERN: &str = "^[A-Z]{3}$";
+/// `YYYY-MM` from year 1, the months reports take (`ReportMonth`).
+pub const MONTH_PATTERN: &str =
+    "^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])$";
+/// An ISO 4217 code (`Currency`), surrounding spaces allowed as the domain trims them.
+pub const CURRENCY_PATTERN: &str = r"^\s*[A-Z]{3}\s*$";
+/// A currency filter: the same, in either case.
+pub const CURRENCY_FILTER_PATTERN: &str = r"^\s*[A-Za-z]{3}\s*$";
+/// A phone number (`Phone`): digits, spaces, `+`, `-`, `(`, `)`, at least one digit.
+pub const PHONE_PATTERN: &str = r"^[0-9 +()\-]*[0-9][0-9 +()\-]*$";
+/// An email address (`Email`): a name, one `@`, a dotted domain without empty labels; no
+/// whitespace or control character inside.
+pub const EMAIL_PATTERN: &str = r"^\s*[^\s@\u0000-\u001F\u007F-\u009F]+@[^\s@.\u0000-\u001F\u007F-\u009F]+(\.[^\s@.\u0000-\u001F\u007F-\u009F]+)+\s*$";
 
 impl Rule {
     const fn single(max: usize) -> Self {
@@ -289,6 +301,12 @@ impl Rule {
                 object.pattern = Some(Self::text_pattern(multi_line));
                 true
             }
+            (Rule::Shaped { min, max, pattern }, Schema::Object(object)) => {
+                object.min_length = Some(min);
+                object.max_length = Some(max);
+                object.pattern = Some(pattern.to_owned());
+                true
+            }
             (Rule::Integer { min, max }, Schema::Object(object)) => {
                 object.minimum = isize::try_from(min).ok().map(utoipa::Number::Int);
                 object.maximum = isize::try_from(max).ok().map(utoipa::Number::Int);
@@ -299,25 +317,62 @@ impl Rule {
                 array.max_items = Some(max);
                 true
             }
-            (Rule::Pattern(pattern), Schema::Object(object)) => {
-                object.pattern = Some(pattern.to_owned());
-                true
-            }
             _ => false,
         }
     }
 }
 
-/// The rules of request body fields: schema, property, rule. The limits are the domain's.
+const MONTH: Rule = Rule::Shaped {
+    min: 7,
+    max: 7,
+    pattern: MONTH_PATTERN,
+};
+const CURRENCY: Rule = Rule::Shaped {
+    min: 3,
+    max: 3,
+    pattern: CURRENCY_PATTERN,
+};
+const CURRENCY_FILTER: Rule = Rule::Shaped {
+    min: 3,
+    max: 3,
+    pattern: CURRENCY_FILTER_PATTERN,
+};
+
+/// The rules of request body fields: schema, property, rule, with the domain newtypes' limits.
 pub const BODY_RULES: &[(&str, &str, Rule)] = &[
-    ("CreatePost", "message", Rule::multi(MAX_MESSAGE_CHARS)),
-    ("EditPost", "message", Rule::multi(MAX_MESSAGE_CHARS)),
-    ("CommentText", "text", Rule::multi(MAX_COMMENT_CHARS)),
-    ("CustomerDetails", "name", Rule::single(MAX_NAME_CHARS)),
-    ("CustomerDetails", "email", Rule::single(MAX_EMAIL_CHARS)),
-    ("CustomerDetails", "segment", Rule::single(MAX_GROUP_CHARS)),
-    ("CustomerDetails", "region", Rule::single(MAX_GROUP_CHARS)),
-    ("PlaceOrder", "currency", Rule::Pattern(CURRENCY_PATTERN)),
+    ("CreatePost", "message", Rule::multi(PostMessage::MAX_CHARS)),
+    ("EditPost", "message", Rule::multi(PostMessage::MAX_CHARS)),
+    ("CommentText", "text", Rule::multi(CommentText::MAX_CHARS)),
+    (
+        "CustomerDetails",
+        "name",
+        Rule::single(CustomerName::MAX_CHARS),
+    ),
+    (
+        "CustomerDetails",
+        "email",
+        Rule::Shaped {
+            min: 3,
+            max: MAX_EMAIL_CHARS,
+            pattern: EMAIL_PATTERN,
+        },
+    ),
+    (
+        "CustomerDetails",
+        "phone",
+        Rule::Shaped {
+            min: MIN_PHONE_CHARS,
+            max: MAX_PHONE_CHARS,
+            pattern: PHONE_PATTERN,
+        },
+    ),
+    (
+        "CustomerDetails",
+        "segment",
+        Rule::single(Segment::MAX_CHARS),
+    ),
+    ("CustomerDetails", "region", Rule::single(Region::MAX_CHARS)),
+    ("PlaceOrder", "currency", CURRENCY),
     (
         "PlaceOrder",
         "items",
@@ -326,8 +381,8 @@ pub const BODY_RULES: &[(&str, &str, Rule)] = &[
             max: MAX_ITEMS,
         },
     ),
-    ("NewOrderItem", "sku", Rule::single(MAX_SKU_CHARS)),
-    ("NewOrderItem", "name", Rule::single(MAX_ITEM_NAME_CHARS)),
+    ("NewOrderItem", "sku", Rule::single(Sku::MAX_CHARS)),
+    ("NewOrderItem", "name", Rule::single(ItemName::MAX_CHARS)),
     (
         "NewOrderItem",
         "quantity",
@@ -341,10 +396,14 @@ pub const BODY_RULES: &[(&str, &str, Rule)] = &[
         "unit_price_minor",
         Rule::Integer {
             min: 0,
-            max: i64::MAX,
+            max: MAX_UNIT_PRICE_MINOR,
         },
     ),
-    ("CancelOrder", "reason", Rule::multi(MAX_REASON_CHARS)),
+    (
+        "CancelOrder",
+        "reason",
+        Rule::multi(CancelReason::MAX_CHARS),
+    ),
     ("SignIn", "subject", Rule::single(Actor::MAX_CHARS)),
 ];
 
@@ -354,44 +413,20 @@ pub const PARAMETER_RULES: &[(&str, &str, Rule)] = &[
     (
         "/api/v1/customers",
         "segment",
-        Rule::single(MAX_GROUP_CHARS),
-    ),
-    ("/api/v1/customers", "region", Rule::single(MAX_GROUP_CHARS)),
-    (
-        "/api/v1/reports/monthly-sales",
-        "from_month",
-        Rule::Pattern(MONTH_PATTERN),
+        Rule::single(Segment::MAX_CHARS),
     ),
     (
-        "/api/v1/reports/monthly-sales",
-        "to_month",
-        Rule::Pattern(MONTH_PATTERN),
+        "/api/v1/customers",
+        "region",
+        Rule::single(Region::MAX_CHARS),
     ),
-    (
-        "/api/v1/reports/sales-by-region",
-        "from_month",
-        Rule::Pattern(MONTH_PATTERN),
-    ),
-    (
-        "/api/v1/reports/sales-by-region",
-        "to_month",
-        Rule::Pattern(MONTH_PATTERN),
-    ),
-    (
-        "/api/v1/reports/product-performance",
-        "from_month",
-        Rule::Pattern(MONTH_PATTERN),
-    ),
-    (
-        "/api/v1/reports/product-performance",
-        "to_month",
-        Rule::Pattern(MONTH_PATTERN),
-    ),
-    (
-        "/api/v1/reports/top-customers",
-        "currency",
-        Rule::Pattern(CURRENCY_PATTERN),
-    ),
+    ("/api/v1/reports/monthly-sales", "from_month", MONTH),
+    ("/api/v1/reports/monthly-sales", "to_month", MONTH),
+    ("/api/v1/reports/sales-by-region", "from_month", MONTH),
+    ("/api/v1/reports/sales-by-region", "to_month", MONTH),
+    ("/api/v1/reports/product-performance", "from_month", MONTH),
+    ("/api/v1/reports/product-performance", "to_month", MONTH),
+    ("/api/v1/reports/top-customers", "currency", CURRENCY_FILTER),
 ];
 
 /// Why a rule could not be stated: its field is not in the document (renamed, or the schema is
@@ -464,23 +499,101 @@ mod tests {
         }
     }
 
+    /// Samples every pattern is checked on: each must match exactly when the domain's parser
+    /// accepts it, so the document cannot promise more or less than the services enforce. (At
+    /// the edges a pattern is stricter: a trailing newline that the domain trims away.)
+    const SAMPLES: &[&str] = &[
+        "",
+        " ",
+        "   ",
+        "\n",
+        "a",
+        " a ",
+        "zoë",
+        "a b",
+        "\u{2028}x",
+        "a\nb",
+        "a\tb",
+        "a\r\nb",
+        "a\rb",
+        "a\0b",
+        "\0",
+        "a\u{7}b",
+        "a\u{85}b",
+        "a\u{7f}b",
+        "\u{FFFF}",
+        "a\u{1b}[31m",
+        "ada@example.com",
+        " Ada@Example.COM ",
+        "a@b",
+        "a@b.",
+        "a@.b",
+        "@b.c",
+        "a@@b.c",
+        "a b@c.d",
+        "a@b.c\0",
+        "+49 (30) 1234-5",
+        "12345",
+        "(((((",
+        "12 34",
+        "EUR",
+        " EUR ",
+        "eur",
+        "EURO",
+        "2025-01",
+        "2025-13",
+        "2025-1",
+        "0000-01",
+    ];
+
+    fn agree(pattern: &str, parse: impl Fn(&str) -> bool, what: &str) {
+        let regex = regex::Regex::new(pattern).unwrap_or_else(|e| panic!("{what}: {e}"));
+        for sample in SAMPLES {
+            assert_eq!(
+                regex.is_match(sample),
+                parse(sample),
+                "{what} on {sample:?}: the pattern and the domain disagree"
+            );
+        }
+    }
+
     #[test]
-    fn text_patterns_agree_with_the_rules() {
-        let single = regex::Regex::new(&Rule::text_pattern(false)).expect("single-line pattern");
-        let multi = regex::Regex::new(&Rule::text_pattern(true)).expect("multi-line pattern");
-        for ok in ["a", " a ", "zoë", "a b", "\u{2028}x"] {
-            assert!(single.is_match(ok), "{ok:?}");
-            assert!(multi.is_match(ok), "{ok:?}");
-        }
-        for ok in ["a\nb", "a\tb", "a\r\nb"] {
-            assert!(multi.is_match(ok), "{ok:?}");
-            assert!(!single.is_match(ok), "{ok:?}");
-        }
-        for bad in [
-            "", "   ", "\n", "a\0b", "a\u{7}b", "a\u{85}b", "a\u{7f}b", "a\rb", "\u{FFFF}",
-        ] {
-            assert!(!single.is_match(bad), "{bad:?}");
-            assert!(!multi.is_match(bad), "{bad:?}");
-        }
+    fn patterns_agree_with_the_domain_parsers() {
+        use cqrsplus_domain::{
+            Currency,
+            customer::{Email, Phone},
+            input::{Lines, text},
+        };
+        agree(
+            &Rule::text_pattern(false),
+            |s| text("f", s, usize::MAX, Lines::Single).is_ok(),
+            "single-line text",
+        );
+        agree(
+            &Rule::text_pattern(true),
+            |s| text("f", s, usize::MAX, Lines::Multi).is_ok(),
+            "multi-line text",
+        );
+        agree(EMAIL_PATTERN, |s| Email::parse(s).is_ok(), "email");
+        agree(CURRENCY_PATTERN, |s| Currency::parse(s).is_ok(), "currency");
+        agree(
+            CURRENCY_FILTER_PATTERN,
+            |s| Currency::parse(&s.to_ascii_uppercase()).is_ok(),
+            "currency filter",
+        );
+        // Length is the schema's minLength/maxLength, not the pattern's: pad short samples.
+        agree(
+            PHONE_PATTERN,
+            |s| {
+                let pad = MIN_PHONE_CHARS.saturating_sub(s.trim().chars().count());
+                Phone::parse(&format!("{s}{}", "+".repeat(pad))).is_ok()
+            },
+            "phone",
+        );
+        agree(
+            MONTH_PATTERN,
+            |s| cqrsplus_domain::ReportMonth::parse(s).is_ok(),
+            "month",
+        );
     }
 }

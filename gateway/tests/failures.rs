@@ -70,11 +70,13 @@ async fn the_gateway_time_limit_answers_in_the_error_shape_too() {
 
 #[tokio::test]
 async fn unavailable_from_a_service_is_a_503_with_its_retry_hint() {
-    let refusing = stub_backend(
-        tonic::Code::Unavailable,
-        "the read database refuses connections",
-        &[("x-retry-after-ms", "2500")],
-    )
+    let refusing = stub_backend(|| {
+        let mut status = tonic::Status::unavailable("the read database refuses connections");
+        status
+            .metadata_mut()
+            .insert("x-retry-after-ms", "2500".parse().expect("metadata"));
+        status
+    })
     .await;
     let gw = Gateway::new(&config(CLOSED, &refusing, &[]));
     let reply = gw.get("/api/v1/posts").await;
@@ -96,7 +98,7 @@ async fn unavailable_from_a_service_is_a_503_with_its_retry_hint() {
 
 #[tokio::test]
 async fn unavailable_without_a_hint_gets_the_default_retry_after() {
-    let refusing = stub_backend(tonic::Code::Unavailable, "down", &[]).await;
+    let refusing = stub_backend(|| tonic::Status::unavailable("down")).await;
     let gw = Gateway::new(&config(&refusing, CLOSED, &[]));
     let id = uuid::Uuid::now_v7();
     let reply = gw.get(&format!("/api/v1/streams/{id}/events")).await;

@@ -40,7 +40,7 @@ fn status_of(response: &str) -> &str {
 #[tokio::test]
 async fn failures_are_logged_once_and_an_outage_twice() {
     // command-service: a stub that fails every call with INTERNAL (a 500 at the gateway).
-    let broken = common::stub_backend(tonic::Code::Internal, "boom in the store", &[]).await;
+    let broken = common::stub_backend(|| tonic::Status::internal("boom in the store")).await;
     // query-service: down for now, at a port it will come up on.
     let reserved = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -77,7 +77,7 @@ async fn failures_are_logged_once_and_an_outage_twice() {
     let listener = tokio::net::TcpListener::bind(query_addr)
         .await
         .expect("rebind the reserved port");
-    common::serve_stub(listener, tonic::Code::NotFound, "no such post", &[]);
+    common::serve_stub(listener, || tonic::Status::not_found("no such post"));
     let response = testkit::process::http_get(gateway.addr, &format!("/api/v1/posts/{id}")).await;
     assert_eq!(status_of(&response), "404", "{response}");
 

@@ -498,7 +498,7 @@ async fn bad_requests_are_400s_with_the_error_shape_and_field_messages() {
             .expect("request"),
     )
     .await
-    .assert_error(400, "invalid_argument");
+    .assert_error(415, "invalid_argument");
 
     // Bad path ids and query strings.
     let body = gw

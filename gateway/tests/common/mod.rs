@@ -212,24 +212,11 @@ impl Gateway {
     }
 }
 
-/// A gRPC server that answers every call, whatever the service and method, with a status of
-/// `code` carrying `message` and `metadata`: the failures real services do not produce on demand.
-/// Serves on `listener` until the test ends.
-pub fn serve_stub(
-    listener: tokio::net::TcpListener,
-    code: tonic::Code,
-    message: &'static str,
-    metadata: &'static [(&'static str, &'static str)],
-) {
-    let answer = move || async move {
-        let mut status = tonic::Status::new(code, message);
-        for (key, value) in metadata {
-            if let Ok(value) = value.parse() {
-                status.metadata_mut().insert(*key, value);
-            }
-        }
-        status.into_http::<axum::body::Body>()
-    };
+/// A gRPC server that answers every call, whatever the service and method, with the status
+/// `answer` makes: the failures real services do not produce on demand. Serves on `listener`
+/// until the test ends.
+pub fn serve_stub(listener: tokio::net::TcpListener, answer: fn() -> tonic::Status) {
+    let answer = move || async move { answer().into_http::<axum::body::Body>() };
     let routes = tonic::service::Routes::from(Router::new().fallback(answer));
     tokio::spawn(
         tonic::transport::Server::builder()
@@ -239,16 +226,12 @@ pub fn serve_stub(
 }
 
 /// [`serve_stub`] on a port of its own; returns its URL.
-pub async fn stub_backend(
-    code: tonic::Code,
-    message: &'static str,
-    metadata: &'static [(&'static str, &'static str)],
-) -> String {
+pub async fn stub_backend(answer: fn() -> tonic::Status) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    serve_stub(listener, code, message, metadata);
+    serve_stub(listener, answer);
     url
 }
 
