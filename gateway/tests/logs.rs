@@ -148,3 +148,47 @@ async fn failures_are_logged_once_and_an_outage_twice() {
     assert_eq!(ended[0]["dependency"], "query-service", "{}", ended[0]);
     assert_eq!(ended[0]["failed_calls"], DOWN_CALLS, "{}", ended[0]);
 }
+
+#[tokio::test]
+async fn a_broker_that_is_down_is_one_outage_not_a_line_per_retry() {
+    let web = common::web_dir();
+    let gateway = testkit::process::spawn(
+        env!("CARGO_BIN_EXE_gateway"),
+        &[
+            ("GATEWAY_HTTP_ADDR", "127.0.0.1:0"),
+            ("COMMAND_SERVICE_URL", common::CLOSED),
+            ("QUERY_SERVICE_URL", common::CLOSED),
+            ("WEB_DIR", web.to_str().expect("utf8")),
+            ("JWT_SECRET", common::SECRET),
+            // Nothing listens there: the live feed's consumer retries for as long as it runs.
+            ("KAFKA_BROKERS", "127.0.0.1:1"),
+        ],
+    )
+    .await;
+    let started = |logs: &str| {
+        logs.lines()
+            .filter(|l| l.contains("outage started") && l.contains("\"kafka\""))
+            .count()
+    };
+    let mut logs = String::new();
+    for _ in 0..200 {
+        logs = gateway.logs().await;
+        if started(&logs) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        started(&logs),
+        1,
+        "the outage is logged when it starts:\n{logs}"
+    );
+    // librdkafka retries within a second or so; give it several rounds.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let logs = gateway.logs().await;
+    let loud: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\""))
+        .collect();
+    assert_eq!(loud.len(), 1, "one line for the whole outage:\n{logs}");
+}
