@@ -415,4 +415,34 @@ mod tests {
         assert_eq!(err.details["fields"][1]["field"], "b");
         assert_eq!(err.message, "2 fields are invalid");
     }
+
+    #[test]
+    fn a_retry_hint_in_the_details_becomes_retry_after() {
+        let status = error_code::unavailable("the store is down", Duration::from_millis(2500));
+        let response = ApiError::from(status).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn the_cause_stays_on_the_response_for_the_log_and_out_of_the_body() {
+        let response = ApiError::internal("disk on fire").into_response();
+        let failure = response.extensions().get::<Failure>().expect("failure");
+        assert_eq!(failure.code, ErrorCode::Internal);
+        assert_eq!(failure.cause.as_deref(), Some("disk on fire"));
+    }
+
+    #[test]
+    fn field_violations_come_from_the_details() {
+        let status = error_code::invalid_fields(
+            "words nobody parses",
+            [error_code::FieldViolation::new(
+                "items[0].sku",
+                "must not be blank",
+            )],
+        );
+        let err = ApiError::from(status);
+        assert_eq!(err.details["fields"][0]["field"], "items[0].sku");
+        assert_eq!(err.message, "items[0].sku: must not be blank");
+    }
 }
