@@ -255,6 +255,8 @@ pub enum Rule {
 const SINGLE_LINE: &str = r"\u0000-\u001F\u007F-\u009F\uFFFE\uFFFF";
 const MULTI_LINE: &str = r"\u0000-\u0008\u000B-\u001F\u007F-\u009F\uFFFE\uFFFF";
 
+/// A dev sign-in subject: printable ASCII and spaces, not blank.
+pub const SUBJECT_PATTERN: &str = "^[ -~]*[!-~][ -~]*$";
 /// `YYYY-MM` from year 1, the months reports take (`ReportMonth`).
 pub const MONTH_PATTERN: &str =
     "^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])$";
@@ -404,7 +406,16 @@ pub const BODY_RULES: &[(&str, &str, Rule)] = &[
         "reason",
         Rule::multi(CancelReason::MAX_CHARS),
     ),
-    ("SignIn", "subject", Rule::single(Actor::MAX_CHARS)),
+    // The subject becomes gRPC metadata, so printable ASCII only (`Caller::new`).
+    (
+        "SignIn",
+        "subject",
+        Rule::Shaped {
+            min: 1,
+            max: Actor::MAX_CHARS,
+            pattern: SUBJECT_PATTERN,
+        },
+    ),
 ];
 
 /// The rules of query parameters: path, parameter, rule.
@@ -589,6 +600,12 @@ mod tests {
                 Phone::parse(&format!("{s}{}", "+".repeat(pad))).is_ok()
             },
             "phone",
+        );
+        agree(
+            SUBJECT_PATTERN,
+            // Stricter at the edges: non-ASCII spaces that Caller trims away.
+            |s| s.is_ascii() && crate::auth::Caller::new(s.to_owned(), Vec::new()).is_ok(),
+            "sign-in subject",
         );
         agree(
             MONTH_PATTERN,

@@ -129,6 +129,7 @@ async fn list_customers(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CustomerDetails {
     /// Optional client-chosen id for a new customer (UUID); ignored on update.
+    #[schema(format = Uuid)]
     pub customer_id: Option<String>,
     /// Full name, at most 200 characters.
     pub name: String,
@@ -355,6 +356,7 @@ pub struct NewOrderItem {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrder {
     /// Optional client-chosen id (UUID); the server picks a UUIDv7 otherwise.
+    #[schema(format = Uuid)]
     pub order_id: Option<String>,
     /// ISO 4217 code of every price, e.g. `EUR`.
     pub currency: String,

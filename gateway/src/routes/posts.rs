@@ -190,6 +190,7 @@ async fn list_posts(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreatePost {
     /// Optional client-chosen id (UUID); the server picks a UUIDv7 otherwise.
+    #[schema(format = Uuid)]
     pub post_id: Option<String>,
     /// The text: not blank, at most 2000 characters, no control characters but newline and tab.
     pub message: String,

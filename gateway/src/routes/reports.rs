@@ -410,6 +410,7 @@ async fn product_performance(
 #[into_params(parameter_in = Query)]
 pub struct PriceGroupParams {
     /// Only this customer.
+    #[param(format = Uuid)]
     customer_id: Option<String>,
     /// Customers per page, default 20, at most 100.
     page_size: Option<u32>,
