@@ -62,9 +62,17 @@ impl From<ServiceError> for Status {
     fn from(err: ServiceError) -> Self {
         let code = err.code();
         match &err {
-            ServiceError::InvalidArgument { .. }
-            | ServiceError::NotFound(_)
-            | ServiceError::FailedPrecondition(_) => {
+            // The field in a google.rpc.BadRequest: clients read it there, not in the message.
+            ServiceError::InvalidArgument { field, message } => {
+                return cqrsplus_proto::error_code::invalid_fields(
+                    err.to_string(),
+                    [cqrsplus_proto::error_code::FieldViolation::new(
+                        *field,
+                        message.as_str(),
+                    )],
+                );
+            }
+            ServiceError::NotFound(_) | ServiceError::FailedPrecondition(_) => {
                 return Status::new(code.grpc_code(), err.to_string());
             }
             ServiceError::NotYetProjected {
