@@ -137,6 +137,41 @@ async fn fifty_concurrent_likes_without_expected_version_all_land_with_dense_ver
 }
 
 #[tokio::test]
+async fn concurrent_likes_through_two_instances_all_land() {
+    // Two instances with their own caches on one database, as behind a load balancer: each
+    // loses races to the other, with stale caches, and decides again.
+    let database = testkit::unique_name("t");
+    let mut first = start_on(&database, 0).await;
+    let second = start_on(&database, 0).await;
+    let (post_id, _) = create_post(&mut first, "alice", "hello").await;
+
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let mut client = if i % 2 == 0 {
+            first.commands.clone()
+        } else {
+            second.commands.clone()
+        };
+        let request = pb::LikePostRequest {
+            post_id: post_id.clone(),
+            ..Default::default()
+        };
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(&format!("user-{i}"), request))
+                .await
+        }));
+    }
+    let mut versions = Vec::new();
+    for call in calls {
+        let reply = call.await.expect("join").expect("every like lands");
+        versions.push(reply.into_inner().result.expect("result").version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=41).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
 async fn concurrent_likes_naming_the_same_expected_version_all_but_one_are_aborted() {
     let mut svc = start(0).await;
     let (post_id, version) = create_post(&mut svc, "alice", "hello").await;
