@@ -34,7 +34,7 @@ use command_service::{
     outbox::{Relay, RelayConfig},
     startup::Application,
     store::{
-        EventStore, NewCommit,
+        EventStore, MongoEventStore, NewCommit,
         commit::{CommitDocument, StoredEvent},
     },
 };
@@ -642,10 +642,10 @@ async fn relay_drain(events: u64) -> anyhow::Result<RelayFigures> {
 
 /// A fresh bench database (its name is returned for dropping) whose event store holds a
 /// backlog of `commits` undispatched single-event commits.
-async fn store_with_backlog(commits: u64) -> anyhow::Result<(String, EventStore, Throughput)> {
+async fn store_with_backlog(commits: u64) -> anyhow::Result<(String, MongoEventStore, Throughput)> {
     let database = testkit::unique_name("bench");
     let db = testkit::mongo::client().await.database(&database);
-    let store = EventStore::open(&db, 0)
+    let store = MongoEventStore::open(&db, 0)
         .await
         .context("opening the event store")?;
     let appended = append_backlog(&store, commits).await?;
@@ -654,7 +654,7 @@ async fn store_with_backlog(commits: u64) -> anyhow::Result<(String, EventStore,
 
 /// Appends `events` single-event commits with `EventStore::append`, 16 tasks each spreading
 /// theirs round-robin over its own streams.
-async fn append_backlog(store: &EventStore, events: u64) -> anyhow::Result<Throughput> {
+async fn append_backlog(store: &MongoEventStore, events: u64) -> anyhow::Result<Throughput> {
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(CONCURRENCY);
     for index in 0..CONCURRENCY as u64 {

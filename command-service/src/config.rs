@@ -22,6 +22,21 @@ pub struct Config {
     #[arg(long, env = "MONGODB_DATABASE", default_value = "cqrsplus")]
     pub mongodb_database: String,
 
+    /// Longest time one event store operation may take (e.g. `3s`); past it the command is
+    /// answered UNAVAILABLE, well before a client's or the gateway's deadline. A timed-out
+    /// append may still land: retrying with the same command id returns its result.
+    #[arg(long, env = "MONGODB_OPERATION_TIMEOUT", default_value = "3s", value_parser = service_kit::config::parse_duration)]
+    pub mongodb_operation_timeout: Duration,
+
+    /// Longest wait for a usable MongoDB server before an operation gives up (a
+    /// `serverSelectionTimeoutMS` in the URI wins).
+    #[arg(long, env = "MONGODB_SERVER_SELECTION_TIMEOUT", default_value = "2s", value_parser = service_kit::config::parse_duration)]
+    pub mongodb_server_selection_timeout: Duration,
+
+    /// Longest wait for a new MongoDB connection to open (a `connectTimeoutMS` in the URI wins).
+    #[arg(long, env = "MONGODB_CONNECT_TIMEOUT", default_value = "2s", value_parser = service_kit::config::parse_duration)]
+    pub mongodb_connect_timeout: Duration,
+
     /// Snapshot an aggregate every this many events (0 = never); loading then folds only the
     /// events after the latest snapshot.
     #[arg(long, env = "SNAPSHOT_EVERY", default_value_t = 50)]
@@ -57,6 +72,11 @@ pub struct Config {
     /// at once by every append in this process).
     #[arg(long, env = "RELAY_MAX_POLL_INTERVAL", default_value = "1s", value_parser = service_kit::config::parse_duration)]
     pub relay_max_poll_interval: Duration,
+
+    /// First pause before the outbox relay is restarted after its task ended unexpectedly; it
+    /// doubles on each further restart, up to a minute. Health reports NOT_SERVING meanwhile.
+    #[arg(long, env = "RELAY_RESTART_BACKOFF", default_value = "1s", value_parser = service_kit::config::parse_duration)]
+    pub relay_restart_backoff: Duration,
 
     /// This instance's name in the relay lease; a random one when empty.
     #[arg(long, env = "INSTANCE_ID", default_value = "")]

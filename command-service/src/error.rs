@@ -8,6 +8,9 @@ use tonic::Status;
 
 use crate::store::StoreError;
 
+/// How soon a client may retry after UNAVAILABLE (sent as `google.rpc.RetryInfo`).
+const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Everything a command-service RPC can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -107,8 +110,12 @@ impl From<ServiceError> for Status {
                 code.status("internal error")
             }
             ErrorCode::Unavailable => {
-                tracing::warn!(error = %err, "event store unavailable");
-                code.status("the event store is unavailable, retry later")
+                // One line per failed call; the outage itself is logged where it starts and ends.
+                tracing::warn!(error = %err, "command failed: event store unavailable");
+                error_code::unavailable(
+                    "the event store is unavailable, retry later",
+                    UNAVAILABLE_RETRY_AFTER,
+                )
             }
             ErrorCode::Conflict => match err.current_version() {
                 Some(current) => error_code::conflict(err.to_string(), current),
@@ -165,6 +172,30 @@ mod tests {
         let fields = error_code::field_violations(&status);
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0].field, "message");
+    }
+
+    #[test]
+    fn every_status_carries_its_code_as_error_info() {
+        let errors = [
+            ServiceError::invalid("post_id", "not a UUID"),
+            ServiceError::Unauthenticated("no actor".into()),
+            ServiceError::VersionMismatch {
+                expected: 1,
+                current: 2,
+            },
+            ServiceError::Domain(DomainError::NotFound("post".into())),
+            ServiceError::Domain(DomainError::FailedPrecondition("deleted".into())),
+            ServiceError::Store(StoreError::EmailTaken {
+                email: "a@example.com".into(),
+            }),
+            ServiceError::Store(StoreError::Unavailable("down".into())),
+            ServiceError::Store(StoreError::Internal("bug".into())),
+        ];
+        for err in errors {
+            let code = err.code();
+            let status = Status::from(err);
+            assert_eq!(error_code::error_reason(&status), Some(code), "{status:?}");
+        }
     }
 
     #[test]

@@ -22,9 +22,9 @@ use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
-    application::{CommandMeta, Commands, Executed},
+    application::{Command, CommandMeta, Commands, Executed, Target},
     error::ServiceError,
-    store::{StreamEnd, StreamRead, commit::CommitDocument},
+    store::{EventStore, StreamEnd, StreamRead, commit::CommitDocument},
 };
 
 /// Most commits one `ReadAll` page returns.
@@ -34,15 +34,28 @@ const MAX_PAGE_SIZE: u32 = 1000;
 const MAX_OVERLAP_MS: u32 = 60_000;
 const DEFAULT_PAGE_SIZE: u32 = 100;
 
-/// Implements both gRPC services over the application layer.
+/// Implements both gRPC services: commands through the application layer's one entry point,
+/// reads straight from the event store.
 #[derive(Clone)]
-pub struct CommandGrpc {
-    commands: Commands,
+pub struct CommandGrpc<S> {
+    commands: Commands<S>,
+    store: S,
 }
 
-impl CommandGrpc {
-    pub fn new(commands: Commands) -> Self {
-        Self { commands }
+impl<S: EventStore> CommandGrpc<S> {
+    pub fn new(commands: Commands<S>, store: S) -> Self {
+        Self { commands, store }
+    }
+
+    /// Executes `command` and wraps the result in the RPC's reply type.
+    async fn run<R>(
+        &self,
+        command: Command,
+        meta: &CommandMeta,
+        reply: impl FnOnce(Option<pb::CommandResult>) -> R,
+    ) -> Result<Response<R>, Status> {
+        let executed = self.commands.execute(command, meta).await?;
+        Ok(Response::new(reply(result(&executed))))
     }
 }
 
@@ -59,33 +72,11 @@ fn new_id(field: &'static str, value: Option<&str>) -> Result<Uuid, ServiceError
     }
 }
 
-impl CommandGrpc {
-    /// The id of the aggregate a creating command makes: the client's choice, or, for a retry of
-    /// a command id already applied, the id it created then (so the retry gets the first result
-    /// instead of creating a second aggregate), or a fresh UUIDv7. A fresh id cannot have a
-    /// stream yet, so the command is decided without loading one.
-    async fn new_aggregate_id<A: Aggregate>(
-        &self,
-        field: &'static str,
-        given: Option<&str>,
-        meta: &CommandMeta,
-    ) -> Result<Uuid, ServiceError> {
-        let given = given.map(str::trim).filter(|v| !v.is_empty());
-        if let Some(given) = given {
-            return parse_id(field, given);
-        }
-        if meta.client_command_id
-            && let Some(commit) = self
-                .commands
-                .store()
-                .commit_by_command_id(&meta.command_id.to_string())
-                .await?
-        {
-            return parse_id(field, &commit.stream_id);
-        }
-        let id = Uuid::now_v7();
-        self.commands.assume_new::<A>(id);
-        Ok(id)
+/// The aggregate a creating command makes: the client's choice of id, or one the server picks.
+fn new_target(field: &'static str, value: Option<&str>) -> Result<Target, ServiceError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(v) => parse_id(field, v).map(Target::Id),
+        None => Ok(Target::New),
     }
 }
 
@@ -147,23 +138,8 @@ fn profile(
     })?)
 }
 
-/// Runs `A`'s command and wraps the result in the RPC's reply type.
-async fn run<A: Aggregate, R>(
-    commands: &Commands,
-    id: Uuid,
-    command: A::Command,
-    meta: &CommandMeta,
-    reply: impl FnOnce(Option<pb::CommandResult>) -> R,
-) -> Result<Response<R>, Status>
-where
-    A::Command: Clone,
-{
-    let executed = commands.execute::<A>(id, command, meta).await?;
-    Ok(Response::new(reply(result(&executed))))
-}
-
 #[tonic::async_trait]
-impl CommandService for CommandGrpc {
+impl<S: EventStore> CommandService for CommandGrpc<S> {
     #[tracing::instrument(skip_all)]
     async fn create_post(
         &self,
@@ -171,13 +147,11 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::CreatePostResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = self
-            .new_aggregate_id::<Post>("post_id", r.post_id.as_deref(), &meta)
-            .await?;
+        let target = new_target("post_id", r.post_id.as_deref())?;
         let command = PostCommand::Create(CreatePost {
             message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
         });
-        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+        self.run(Command::Post(target, command), &meta, |result| {
             pb::CreatePostResponse { result }
         })
         .await
@@ -190,11 +164,11 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::EditPostResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("post_id", &r.post_id)?;
+        let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::Edit(EditPost {
             message: PostMessage::parse(&r.message).map_err(ServiceError::from)?,
         });
-        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+        self.run(Command::Post(target, command), &meta, |result| {
             pb::EditPostResponse { result }
         })
         .await
@@ -206,8 +180,8 @@ impl CommandService for CommandGrpc {
         request: Request<pb::LikePostRequest>,
     ) -> Result<Response<pb::LikePostResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
-        let id = parse_id("post_id", &request.get_ref().post_id)?;
-        run::<Post, _>(&self.commands, id, PostCommand::Like, &meta, |result| {
+        let target = Target::Id(parse_id("post_id", &request.get_ref().post_id)?);
+        self.run(Command::Post(target, PostCommand::Like), &meta, |result| {
             pb::LikePostResponse { result }
         })
         .await
@@ -219,10 +193,12 @@ impl CommandService for CommandGrpc {
         request: Request<pb::UnlikePostRequest>,
     ) -> Result<Response<pb::UnlikePostResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
-        let id = parse_id("post_id", &request.get_ref().post_id)?;
-        run::<Post, _>(&self.commands, id, PostCommand::Unlike, &meta, |result| {
-            pb::UnlikePostResponse { result }
-        })
+        let target = Target::Id(parse_id("post_id", &request.get_ref().post_id)?);
+        self.run(
+            Command::Post(target, PostCommand::Unlike),
+            &meta,
+            |result| pb::UnlikePostResponse { result },
+        )
         .await
     }
 
@@ -233,12 +209,15 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::AddCommentResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("post_id", &r.post_id)?;
+        let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::AddComment(AddComment {
             comment_id: Uuid::now_v7(),
             text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
-        let executed = self.commands.execute::<Post>(id, command, &meta).await?;
+        let executed = self
+            .commands
+            .execute(Command::Post(target, command), &meta)
+            .await?;
         // From the events, so a retried command id answers with the comment it created first.
         let comment_id = executed
             .events
@@ -263,12 +242,12 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::EditCommentResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("post_id", &r.post_id)?;
+        let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::EditComment(EditComment {
             comment_id: parse_id("comment_id", &r.comment_id)?,
             text: CommentText::parse(&r.text).map_err(ServiceError::from)?,
         });
-        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+        self.run(Command::Post(target, command), &meta, |result| {
             pb::EditCommentResponse { result }
         })
         .await
@@ -281,11 +260,11 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::RemoveCommentResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("post_id", &r.post_id)?;
+        let target = Target::Id(parse_id("post_id", &r.post_id)?);
         let command = PostCommand::RemoveComment(RemoveComment {
             comment_id: parse_id("comment_id", &r.comment_id)?,
         });
-        run::<Post, _>(&self.commands, id, command, &meta, |result| {
+        self.run(Command::Post(target, command), &meta, |result| {
             pb::RemoveCommentResponse { result }
         })
         .await
@@ -297,10 +276,12 @@ impl CommandService for CommandGrpc {
         request: Request<pb::DeletePostRequest>,
     ) -> Result<Response<pb::DeletePostResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
-        let id = parse_id("post_id", &request.get_ref().post_id)?;
-        run::<Post, _>(&self.commands, id, PostCommand::Delete, &meta, |result| {
-            pb::DeletePostResponse { result }
-        })
+        let target = Target::Id(parse_id("post_id", &request.get_ref().post_id)?);
+        self.run(
+            Command::Post(target, PostCommand::Delete),
+            &meta,
+            |result| pb::DeletePostResponse { result },
+        )
         .await
     }
 
@@ -311,9 +292,7 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::RegisterCustomerResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = self
-            .new_aggregate_id::<Customer>("customer_id", r.customer_id.as_deref(), &meta)
-            .await?;
+        let target = new_target("customer_id", r.customer_id.as_deref())?;
         let command = CustomerCommand::Register(profile(
             &r.name,
             &r.email,
@@ -321,10 +300,10 @@ impl CommandService for CommandGrpc {
             &r.segment,
             &r.region,
         )?);
-        let executed = self.commands.execute_customer(id, command, &meta).await?;
-        Ok(Response::new(pb::RegisterCustomerResponse {
-            result: result(&executed),
-        }))
+        self.run(Command::Customer(target, command), &meta, |result| {
+            pb::RegisterCustomerResponse { result }
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -334,7 +313,7 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::UpdateCustomerResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("customer_id", &r.customer_id)?;
+        let target = Target::Id(parse_id("customer_id", &r.customer_id)?);
         let command = CustomerCommand::Update(profile(
             &r.name,
             &r.email,
@@ -342,10 +321,10 @@ impl CommandService for CommandGrpc {
             &r.segment,
             &r.region,
         )?);
-        let executed = self.commands.execute_customer(id, command, &meta).await?;
-        Ok(Response::new(pb::UpdateCustomerResponse {
-            result: result(&executed),
-        }))
+        self.run(Command::Customer(target, command), &meta, |result| {
+            pb::UpdateCustomerResponse { result }
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -355,9 +334,7 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = self
-            .new_aggregate_id::<Order>("order_id", r.order_id.as_deref(), &meta)
-            .await?;
+        let target = new_target("order_id", r.order_id.as_deref())?;
         let items: Vec<ItemInput<'_>> = r
             .items
             .iter()
@@ -372,10 +349,10 @@ impl CommandService for CommandGrpc {
         let command = OrderCommand::Place(
             PlaceOrder::parse(customer_id, &r.currency, &items).map_err(ServiceError::from)?,
         );
-        let executed = self.commands.place_order(id, command, &meta).await?;
-        Ok(Response::new(pb::PlaceOrderResponse {
-            result: result(&executed),
-        }))
+        self.run(Command::Order(target, command), &meta, |result| {
+            pb::PlaceOrderResponse { result }
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all)]
@@ -384,10 +361,12 @@ impl CommandService for CommandGrpc {
         request: Request<pb::ShipOrderRequest>,
     ) -> Result<Response<pb::ShipOrderResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
-        let id = parse_id("order_id", &request.get_ref().order_id)?;
-        run::<Order, _>(&self.commands, id, OrderCommand::Ship, &meta, |result| {
-            pb::ShipOrderResponse { result }
-        })
+        let target = Target::Id(parse_id("order_id", &request.get_ref().order_id)?);
+        self.run(
+            Command::Order(target, OrderCommand::Ship),
+            &meta,
+            |result| pb::ShipOrderResponse { result },
+        )
         .await
     }
 
@@ -397,10 +376,12 @@ impl CommandService for CommandGrpc {
         request: Request<pb::DeliverOrderRequest>,
     ) -> Result<Response<pb::DeliverOrderResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
-        let id = parse_id("order_id", &request.get_ref().order_id)?;
-        run::<Order, _>(&self.commands, id, OrderCommand::Deliver, &meta, |result| {
-            pb::DeliverOrderResponse { result }
-        })
+        let target = Target::Id(parse_id("order_id", &request.get_ref().order_id)?);
+        self.run(
+            Command::Order(target, OrderCommand::Deliver),
+            &meta,
+            |result| pb::DeliverOrderResponse { result },
+        )
         .await
     }
 
@@ -411,11 +392,11 @@ impl CommandService for CommandGrpc {
     ) -> Result<Response<pb::CancelOrderResponse>, Status> {
         let meta = meta(&request, request.get_ref().options.as_ref())?;
         let r = request.into_inner();
-        let id = parse_id("order_id", &r.order_id)?;
+        let target = Target::Id(parse_id("order_id", &r.order_id)?);
         let command = OrderCommand::Cancel(CancelOrder {
             reason: CancelReason::parse(&r.reason).map_err(ServiceError::from)?,
         });
-        run::<Order, _>(&self.commands, id, command, &meta, |result| {
+        self.run(Command::Order(target, command), &meta, |result| {
             pb::CancelOrderResponse { result }
         })
         .await
@@ -453,7 +434,7 @@ fn fold_json<A: Aggregate>(events: &[EventEnvelope]) -> Result<String, ServiceEr
 }
 
 #[tonic::async_trait]
-impl event_store_server::EventStore for CommandGrpc {
+impl<S: EventStore> event_store_server::EventStore for CommandGrpc<S> {
     #[tracing::instrument(skip_all)]
     async fn read_stream(
         &self,
@@ -468,7 +449,7 @@ impl event_store_server::EventStore for CommandGrpc {
                 from_timestamp(&t).ok_or_else(|| ServiceError::invalid("as_of", "out of range"))?,
             ),
         };
-        let store = self.commands.store();
+        let store = &self.store;
         let Some(StreamRead {
             aggregate_type,
             events,
@@ -535,7 +516,7 @@ impl event_store_server::EventStore for CommandGrpc {
             n => n.min(MAX_PAGE_SIZE),
         };
         let from = after.saturating_sub(i64::from(r.overlap_ms) * 1000).max(0);
-        let store = self.commands.store();
+        let store = &self.store;
         let page = store
             .read_all(from, i64::from(page_size))
             .await

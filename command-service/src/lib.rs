@@ -10,6 +10,7 @@ pub mod cache;
 pub mod config;
 pub mod error;
 pub mod grpc;
+pub mod outage;
 pub mod outbox;
 pub mod startup;
 pub mod store;

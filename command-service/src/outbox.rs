@@ -1,7 +1,8 @@
 //! The transactional-outbox relay: publishes the events of undispatched commits to Kafka, then
 //! marks those commits dispatched.
 //!
-//! Owns the relay loop, its Kafka producer, its lease (`lease`) and its metrics. Delivery is at
+//! Owns the relay loop, its Kafka producer, its lease (`lease`), its supervisor (`supervisor`,
+//! which restarts a relay whose task died) and its metrics. Delivery is at
 //! least once: a commit is marked only after every one of its events was acknowledged, so a crash
 //! between publishing and marking publishes it again, and the read side drops the duplicates.
 //! Order per aggregate: commits are published in store order, and a commit is never marked while
@@ -12,7 +13,10 @@
 //! Must not depend on gRPC types or on the read side; reaches MongoDB only through the event
 //! store's collections.
 
+#[allow(dead_code)] // wired into the relay by issue 12; tested here already
+mod horizon;
 mod lease;
+mod supervisor;
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
@@ -37,10 +41,14 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 pub use lease::{OUTBOX_LEASE_ID, RELAY_LEASES};
+pub use supervisor::{RelayControl, RelaySupervisor};
 
-use crate::store::{
-    EventStore, StoreError,
-    commit::{CommitDocument, millis},
+use crate::{
+    outage::Outage,
+    store::{
+        MongoEventStore, StoreError,
+        commit::{CommitDocument, millis},
+    },
 };
 
 /// First pause after an idle round or an error; doubled on each further one.
@@ -152,7 +160,7 @@ struct Marking {
 }
 
 impl Marking {
-    fn start(store: &EventStore, positions: Vec<i64>) -> Self {
+    fn start(store: &MongoEventStore, positions: Vec<i64>) -> Self {
         let store = store.clone();
         let marked = positions.clone();
         Self {
@@ -178,19 +186,22 @@ fn positions(commits: &[CommitDocument]) -> Vec<i64> {
 
 /// Publishes the outbox to Kafka while it holds the lease.
 pub struct Relay {
-    store: EventStore,
+    store: MongoEventStore,
     config: RelayConfig,
     lease: lease::Lease,
     /// Replaced when librdkafka reports a fatal error: such a producer refuses every message.
     producer: Mutex<FutureProducer>,
     notify: Arc<Notify>,
     lease_held: watch::Sender<bool>,
+    /// Outages of MongoDB and of the broker are logged when they start and end, not per retry.
+    store_outage: Arc<Outage>,
+    broker_outage: Arc<Outage>,
 }
 
 impl Relay {
     /// Prepares the relay and its idempotent producer without waiting for the broker: it may be
     /// down at start, and the relay publishes the backlog when it comes back.
-    pub fn new(store: EventStore, config: RelayConfig) -> Result<Self, RelayError> {
+    pub fn new(store: MongoEventStore, config: RelayConfig) -> Result<Self, RelayError> {
         if config.batch_size < 1 {
             return Err(RelayError::Config("batch size must be at least 1".into()));
         }
@@ -219,7 +230,41 @@ impl Relay {
             producer: Mutex::new(producer),
             notify: Arc::new(Notify::new()),
             lease_held: watch::Sender::new(false),
+            store_outage: Arc::new(Outage::new("event store")),
+            broker_outage: Arc::new(Outage::new("kafka broker")),
         })
+    }
+
+    /// The same relay reporting event store outages through `outage` (shared with the command
+    /// path, so one outage is logged once).
+    pub fn with_store_outage(mut self, outage: Arc<Outage>) -> Self {
+        self.store_outage = outage;
+        self
+    }
+
+    /// Logs a failed relay operation: an unreachable server through its outage (once per
+    /// outage), anything else (a bug or bad data, which retrying will not fix) each time.
+    fn failed(&self, what: &'static str, error: &RelayError) {
+        match error {
+            RelayError::Store(StoreError::Unavailable(_)) => {
+                self.store_outage.failed(&format_args!("{what}: {error}"));
+            }
+            RelayError::Client(_)
+            | RelayError::Kafka(_)
+            | RelayError::CreateTopic { .. }
+            | RelayError::Delivery { .. } => {
+                self.broker_outage.failed(&format_args!("{what}: {error}"));
+            }
+            RelayError::Store(_) | RelayError::Config(_) => {
+                tracing::warn!(error = %error, "{what}");
+            }
+        }
+    }
+
+    /// The same relay woken by `waker` (a restarted relay keeps the command path's waker).
+    pub fn with_waker(mut self, waker: Arc<Notify>) -> Self {
+        self.notify = waker;
+        self
     }
 
     /// The wake-up the command path pokes (`notify_one`) after each append, so a new commit is
@@ -355,10 +400,19 @@ impl Relay {
                 attempt = attempt => attempt,
             };
             match attempt {
-                Ok(Ok(true)) => valid_until = Some(started + self.config.lease_ttl),
-                Ok(Ok(false)) => valid_until = None,
-                Ok(Err(e)) => tracing::warn!(error = %e, "outbox lease not renewed"),
-                Err(_) => tracing::warn!("outbox lease request timed out"),
+                Ok(Ok(true)) => {
+                    self.store_outage.recovered();
+                    valid_until = Some(started + self.config.lease_ttl);
+                }
+                Ok(Ok(false)) => {
+                    self.store_outage.recovered();
+                    valid_until = None;
+                }
+                Ok(Err(e)) => self.failed("outbox lease not renewed", &e.into()),
+                Err(_) => self.failed(
+                    "outbox lease not renewed",
+                    &RelayError::Store(StoreError::Unavailable("lease request timed out".into())),
+                ),
             }
             // Give up a renewal period early: by the next check the lease may have lapsed.
             let held = valid_until.is_some_and(|until| Instant::now() + renew_every < until);
@@ -400,9 +454,12 @@ impl Relay {
                     ensured = self.ensure_topics() => ensured,
                 };
                 match ensured {
-                    Ok(()) => topics_ready = true,
+                    Ok(()) => {
+                        self.broker_outage.recovered();
+                        topics_ready = true;
+                    }
                     Err(e) => {
-                        tracing::warn!(error = %e, "event topics not ensured; retrying");
+                        self.failed("event topics not ensured; retrying", &e);
                         if !self.pause(shutdown, &mut backoff, false).await {
                             return;
                         }
@@ -422,6 +479,12 @@ impl Relay {
             } else if !self.refresh_backlog(shutdown, &mut backlog_measured).await {
                 return;
             }
+            if let Ok(round) = &round {
+                self.store_outage.recovered();
+                if round.acknowledged > 0 {
+                    self.broker_outage.recovered();
+                }
+            }
             let wake_on_append = match round {
                 Ok(round)
                     if round.read as i64 >= self.config.batch_size
@@ -437,7 +500,7 @@ impl Relay {
                     true
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "outbox round failed; backing off");
+                    self.failed("outbox round failed; backing off", &e);
                     self.replace_producer_if_fatal();
                     // Appends must not cut short the backoff from a failing broker or store.
                     false
@@ -644,7 +707,7 @@ impl Relay {
                 metrics::gauge!("outbox_oldest_undispatched_age_seconds")
                     .set(backlog.oldest_age.as_secs_f64());
             }
-            Err(e) => tracing::warn!(error = %e, "outbox backlog not measured"),
+            Err(e) => self.failed("outbox backlog not measured", &e),
         }
     }
 

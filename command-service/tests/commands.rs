@@ -22,10 +22,15 @@ async fn start(snapshot_every: u64) -> Service {
 
 /// An instance on `database`: several instances may share one, as in production.
 async fn start_on(database: &str, snapshot_every: u64) -> Service {
+    start_with(database, |config| config.snapshot_every = snapshot_every).await
+}
+
+/// An instance on `database` with `configure` applied to its default test config.
+async fn start_with(database: &str, configure: impl FnOnce(&mut Config)) -> Service {
     let mut config =
         Config::ephemeral(&testkit::mongo::uri(), database, &testkit::kafka::brokers());
     config.kafka_topic_prefix = testkit::kafka::topic_prefix().to_owned();
-    config.snapshot_every = snapshot_every;
+    configure(&mut config);
     let app = Application::build(config).await.expect("build");
     let url = format!("http://{}", app.local_addr());
     tokio::spawn(app.run_until_stopped(std::future::pending()));
@@ -81,7 +86,7 @@ fn post_req<T>(actor: &str, make: impl FnOnce() -> T) -> Request<T> {
 }
 
 #[tokio::test]
-async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
+async fn fifty_concurrent_likes_without_expected_version_all_land_with_dense_versions() {
     let mut svc = start(0).await;
     let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
 
@@ -102,27 +107,19 @@ async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
         }));
     }
     let mut won = Vec::new();
-    let mut aborted = 0;
     for call in calls {
-        match call.await.expect("join") {
-            Ok(reply) => won.push(reply.into_inner().result.expect("result").version),
-            Err(status) => {
-                assert_eq!(status.code(), Code::Aborted, "{status:?}");
-                let current =
-                    error_code::current_version(&status).expect("current version attached");
-                assert!(
-                    current >= 2,
-                    "a loser lost to a writer of version 2 or later"
-                );
-                aborted += 1;
-            }
-        }
+        let reply = call
+            .await
+            .expect("join")
+            .expect("a like without an expected version is decided again, never refused");
+        won.push(reply.into_inner().result.expect("result").version);
     }
-    assert!(!won.is_empty(), "at least one like must win");
-    assert_eq!(won.len() + aborted, 50);
     won.sort_unstable();
-    let expected: Vec<u64> = (2..2 + won.len() as u64).collect();
-    assert_eq!(won, expected, "winning versions must be distinct and dense");
+    assert_eq!(
+        won,
+        (2..=51).collect::<Vec<u64>>(),
+        "distinct, dense versions"
+    );
 
     let stream = svc
         .events
@@ -134,9 +131,198 @@ async fn fifty_concurrent_appends_keep_versions_dense_and_losers_are_aborted() {
         .expect("read stream")
         .into_inner();
     let versions: Vec<u64> = stream.events.iter().map(|e| e.version).collect();
-    assert_eq!(versions, (1..=1 + won.len() as u64).collect::<Vec<_>>());
+    assert_eq!(versions, (1..=51).collect::<Vec<_>>());
     let state: serde_json::Value = serde_json::from_str(&stream.state_json).expect("state json");
-    assert_eq!(state["likes"].as_array().map(Vec::len), Some(won.len()));
+    assert_eq!(state["likes"].as_array().map(Vec::len), Some(50));
+}
+
+#[tokio::test]
+async fn concurrent_likes_through_two_instances_all_land() {
+    // Two instances with their own caches on one database, as behind a load balancer: each
+    // loses races to the other, with stale caches, and decides again.
+    let database = testkit::unique_name("t");
+    let mut first = start_on(&database, 0).await;
+    let second = start_on(&database, 0).await;
+    let (post_id, _) = create_post(&mut first, "alice", "hello").await;
+
+    let mut calls = Vec::new();
+    for i in 0..40 {
+        let mut client = if i % 2 == 0 {
+            first.commands.clone()
+        } else {
+            second.commands.clone()
+        };
+        let request = pb::LikePostRequest {
+            post_id: post_id.clone(),
+            ..Default::default()
+        };
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(&format!("user-{i}"), request))
+                .await
+        }));
+    }
+    let mut versions = Vec::new();
+    for call in calls {
+        let reply = call.await.expect("join").expect("every like lands");
+        versions.push(reply.into_inner().result.expect("result").version);
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (2..=41).collect::<Vec<u64>>());
+}
+
+#[tokio::test]
+async fn concurrent_likes_naming_the_same_expected_version_all_but_one_are_aborted() {
+    let mut svc = start(0).await;
+    let (post_id, version) = create_post(&mut svc, "alice", "hello").await;
+
+    let mut calls = Vec::new();
+    for i in 0..10 {
+        let mut client = svc.commands.clone();
+        let post_id = post_id.clone();
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(
+                    &format!("user-{i}"),
+                    pb::LikePostRequest {
+                        post_id,
+                        options: options(None, Some(version)),
+                    },
+                ))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for call in calls {
+        match call.await.expect("join") {
+            Ok(reply) => {
+                assert_eq!(reply.into_inner().result.expect("result").version, 2);
+                won += 1;
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::Aborted, "{status:?}");
+                assert_eq!(error_code::current_version(&status), Some(2));
+            }
+        }
+    }
+    assert_eq!(won, 1, "exactly one like decided on version 1 lands");
+}
+
+#[tokio::test]
+async fn ten_concurrent_copies_of_one_command_id_all_get_the_first_result() {
+    // Two instances on one database, one of them without a cache (every command loads), so the
+    // copies meet each other in every order: before, during and after the first one commits.
+    let database = testkit::unique_name("t");
+    let mut svc = start_on(&database, 0).await;
+    let uncached = start_with(&database, |config| config.aggregate_cache_size = 0).await;
+    let (post_id, _) = create_post(&mut svc, "alice", "hello").await;
+
+    let like_id = uuid::Uuid::now_v7().to_string();
+    let mut calls = Vec::new();
+    for i in 0..10 {
+        let mut client = if i % 2 == 0 {
+            svc.commands.clone()
+        } else {
+            uncached.commands.clone()
+        };
+        let request = pb::LikePostRequest {
+            options: options(Some(&like_id), None),
+            post_id: post_id.clone(),
+        };
+        calls.push(tokio::spawn(async move {
+            client.like_post(as_user("bob", request)).await
+        }));
+    }
+    // Others like the post meanwhile, so the copies also meet ordinary conflicts.
+    for i in 0..5 {
+        let mut client = svc.commands.clone();
+        let request = pb::LikePostRequest {
+            options: None,
+            post_id: post_id.clone(),
+        };
+        calls.push(tokio::spawn(async move {
+            client
+                .like_post(as_user(&format!("other-{i}"), request))
+                .await
+        }));
+    }
+    let mut copies = Vec::new();
+    for (i, call) in calls.into_iter().enumerate() {
+        let reply = call.await.expect("join");
+        if i < 10 {
+            copies.push(
+                reply
+                    .expect("every copy gets the first result, never a refusal")
+                    .into_inner()
+                    .result
+                    .expect("result"),
+            );
+        } else {
+            reply.expect("other likes land");
+        }
+    }
+    assert_eq!(copies.iter().filter(|c| !c.already_applied).count(), 1);
+    for copy in &copies {
+        assert_eq!(
+            (&copy.aggregate_id, copy.version, &copy.command_id),
+            (
+                &copies[0].aggregate_id,
+                copies[0].version,
+                &copies[0].command_id
+            )
+        );
+    }
+    let stream = svc
+        .events
+        .read_stream(pb::ReadStreamRequest {
+            aggregate_id: post_id,
+            ..Default::default()
+        })
+        .await
+        .expect("read stream")
+        .into_inner();
+    let from_copies: Vec<_> = stream
+        .events
+        .iter()
+        .filter(|e| e.command_id == like_id)
+        .collect();
+    assert_eq!(from_copies.len(), 1, "applied once");
+    assert_eq!(from_copies[0].version, copies[0].version);
+    assert_eq!(stream.current_version, 7, "create, bob's like, five others");
+}
+
+#[tokio::test]
+async fn ten_concurrent_copies_of_a_create_without_an_id_make_one_aggregate() {
+    let svc = start(0).await;
+    let command_id = uuid::Uuid::now_v7().to_string();
+    let mut calls = Vec::new();
+    for _ in 0..10 {
+        let mut client = svc.commands.clone();
+        let request = pb::RegisterCustomerRequest {
+            options: options(Some(&command_id), None),
+            ..register("Copy", &format!("copy-{command_id}@example.com"))
+        };
+        calls.push(tokio::spawn(async move {
+            client.register_customer(as_user("staff", request)).await
+        }));
+    }
+    let mut copies = Vec::new();
+    for call in calls {
+        copies.push(
+            call.await
+                .expect("join")
+                .expect("every copy gets the first result")
+                .into_inner()
+                .result
+                .expect("result"),
+        );
+    }
+    assert_eq!(copies.iter().filter(|c| !c.already_applied).count(), 1);
+    assert!(
+        copies
+            .iter()
+            .all(|c| c.aggregate_id == copies[0].aggregate_id && c.version == 1)
+    );
 }
 
 #[tokio::test]
@@ -882,4 +1068,139 @@ async fn commands_are_accepted_while_the_broker_is_down_and_the_backlog_shows_in
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn a_message_with_a_nul_is_refused_with_its_field_and_nothing_is_stored() {
+    let mut svc = start(0).await;
+    let refused = svc
+        .commands
+        .create_post(as_user(
+            "alice",
+            pb::CreatePostRequest {
+                message: "poison\u{0}pill".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("a NUL cannot be stored in the read model");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+    let fields = error_code::field_violations(&refused);
+    assert_eq!(
+        fields.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(),
+        ["message"],
+        "{refused:?}"
+    );
+    assert_eq!(
+        error_code::error_reason(&refused),
+        Some(error_code::ErrorCode::InvalidArgument)
+    );
+
+    // An edit and a comment carrying one are refused the same way.
+    let (post_id, _) = create_post(&mut svc, "alice", "clean").await;
+    let edit = svc
+        .commands
+        .edit_post(as_user(
+            "alice",
+            pb::EditPostRequest {
+                post_id: post_id.clone(),
+                message: "\u{0}".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("NUL in an edit");
+    assert_eq!(edit.code(), Code::InvalidArgument);
+    let comment = svc
+        .commands
+        .add_comment(as_user(
+            "bob",
+            pb::AddCommentRequest {
+                post_id: post_id.clone(),
+                text: "a\u{0}b".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect_err("NUL in a comment");
+    assert_eq!(comment.code(), Code::InvalidArgument);
+    assert_eq!(error_code::field_violations(&comment)[0].field, "text");
+
+    let all = svc
+        .events
+        .read_all(pb::ReadAllRequest::default())
+        .await
+        .expect("read all")
+        .into_inner();
+    assert_eq!(all.total_commit_count, 1, "only the clean post was stored");
+}
+
+#[tokio::test]
+async fn order_amounts_past_the_money_bound_are_refused_with_their_field() {
+    let svc = start(0).await;
+    let mut c = svc.commands.clone();
+    let customer_id = c
+        .register_customer(as_user(
+            "staff",
+            register(
+                "Rich",
+                &format!("rich-{}@example.com", uuid::Uuid::now_v7()),
+            ),
+        ))
+        .await
+        .expect("register")
+        .into_inner()
+        .result
+        .expect("result")
+        .aggregate_id;
+    let line = |unit_price_minor: i64, quantity: u32| pb::OrderItem {
+        sku: "sku".into(),
+        name: "gold".into(),
+        unit_price_minor,
+        quantity,
+    };
+    let order = |items: Vec<pb::OrderItem>| pb::PlaceOrderRequest {
+        customer_id: customer_id.clone(),
+        currency: "EUR".into(),
+        items,
+        ..Default::default()
+    };
+    let max_price = cqrsplus_domain::order::MAX_UNIT_PRICE_MINOR;
+    let max_quantity = cqrsplus_domain::order::MAX_QUANTITY;
+
+    let price = c
+        .place_order(as_user("staff", order(vec![line(max_price + 1, 1)])))
+        .await
+        .expect_err("a unit price past the bound");
+    assert_eq!(price.code(), Code::InvalidArgument, "{price:?}");
+    assert_eq!(
+        error_code::field_violations(&price)[0].field,
+        "items[0].unit_price_minor"
+    );
+
+    let overflow = c
+        .place_order(as_user("staff", order(vec![line(i64::MAX, u32::MAX)])))
+        .await
+        .expect_err("a line near the 64-bit limit");
+    assert_eq!(overflow.code(), Code::InvalidArgument, "{overflow:?}");
+
+    // Each line at the bound is fine; two of them pass the order total's bound.
+    let total = c
+        .place_order(as_user(
+            "staff",
+            order(vec![
+                line(max_price, max_quantity),
+                line(max_price, max_quantity),
+            ]),
+        ))
+        .await
+        .expect_err("a total past the bound");
+    assert_eq!(total.code(), Code::InvalidArgument, "{total:?}");
+    assert_eq!(error_code::field_violations(&total)[0].field, "items");
+
+    let one = c
+        .place_order(as_user("staff", order(vec![line(max_price, max_quantity)])))
+        .await
+        .expect("one line at the bound is a valid order");
+    assert_eq!(one.into_inner().result.expect("result").version, 1);
 }

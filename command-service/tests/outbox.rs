@@ -3,6 +3,8 @@
 //! The event topics are shared by every test (their names are fixed), so each test reads only
 //! messages produced after it started and keeps only those of its own aggregate ids.
 
+mod support;
+
 use std::{
     collections::{HashMap, HashSet},
     future::Future,
@@ -11,7 +13,7 @@ use std::{
 
 use command_service::{
     outbox::{OUTBOX_LEASE_ID, RELAY_LEASES, Relay, RelayConfig},
-    store::{EventStore, NewCommit},
+    store::{EventStore, MongoEventStore, NewCommit},
 };
 use cqrsplus_domain::{
     EnvelopeMeta, EventEnvelope, customer::CustomerEvent, order::OrderEvent, post::PostEvent,
@@ -26,6 +28,7 @@ use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     message::Headers,
 };
+use support::Logs;
 use testkit::broker::{PrivateBroker, Start};
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
@@ -52,9 +55,11 @@ fn config(brokers: &str, batch_size: i64) -> RelayConfig {
     }
 }
 
-async fn open_store() -> (Database, EventStore) {
+async fn open_store() -> (Database, MongoEventStore) {
     let db = testkit::mongo::fresh_database().await;
-    let store = EventStore::open(&db, 0).await.expect("open event store");
+    let store = MongoEventStore::open(&db, 0)
+        .await
+        .expect("open event store");
     (db, store)
 }
 
@@ -157,14 +162,14 @@ impl Stream {
     }
 
     /// Appends one commit of `events` events; returns its position.
-    async fn append(&mut self, store: &EventStore, events: u64) -> i64 {
+    async fn append(&mut self, store: &MongoEventStore, events: u64) -> i64 {
         self.append_as(store, self.kind.aggregate_type(), events)
             .await
     }
 
     async fn append_as(
         &mut self,
-        store: &EventStore,
+        store: &MongoEventStore,
         aggregate_type: &'static str,
         events: u64,
     ) -> i64 {
@@ -291,7 +296,7 @@ fn ids(streams: &[Stream]) -> HashSet<Uuid> {
     streams.iter().map(|s| s.id).collect()
 }
 
-async fn undispatched(store: &EventStore) -> u64 {
+async fn undispatched(store: &MongoEventStore) -> u64 {
     store
         .commits()
         .count_documents(doc! { "dispatched": false })
@@ -301,7 +306,7 @@ async fn undispatched(store: &EventStore) -> u64 {
 
 /// Asked of the server rather than decoded: the local wire server hands a `$set` boolean back
 /// as an integer.
-async fn dispatched(store: &EventStore, position: i64) -> bool {
+async fn dispatched(store: &MongoEventStore, position: i64) -> bool {
     let commits = store.commits();
     assert_eq!(
         commits
@@ -550,6 +555,7 @@ async fn a_commit_without_a_topic_blocks_the_outbox_behind_it() {
 
 #[tokio::test]
 async fn the_backlog_drains_when_the_broker_comes_back() {
+    let logs = Logs::install();
     let mut broker = PrivateBroker::start().await;
     let (_db, store) = open_store().await;
     let mut relay_config = config(&broker.brokers(), 500);
@@ -613,6 +619,19 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
         !running.task.is_finished(),
         "the relay ended while the broker was down"
     );
+    // The outage is logged once, not once per failed round.
+    assert_eq!(
+        logs.count("kafka broker unavailable"),
+        1,
+        "{}",
+        logs.lines().join("\n")
+    );
+    let failed_rounds = logs
+        .lines()
+        .iter()
+        .filter(|line| line.contains("command_service::outbox") && line.contains("round failed"))
+        .count();
+    assert_eq!(failed_rounds, 0, "{}", logs.lines().join("\n"));
 
     broker.resume().await;
     eventually(
@@ -621,6 +640,12 @@ async fn the_backlog_drains_when_the_broker_comes_back() {
         || async { undispatched(&store).await == 0 },
     )
     .await;
+    assert_eq!(
+        logs.count("kafka broker available again"),
+        1,
+        "{}",
+        logs.lines().join("\n")
+    );
 
     let consumer = testkit::broker::consumer(
         &broker.brokers(),

@@ -2,7 +2,7 @@
 //! counter, yet each stream's commits sort in version order whatever the instances' clocks say,
 //! and two commits that draw the same position both land.
 
-use command_service::store::{EventStore, Loaded, NewCommit};
+use command_service::store::{EventStore, Loaded, MongoEventStore, NewCommit};
 use cqrsplus_domain::{EnvelopeMeta, EventEnvelope, post::Post, post::PostEvent};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ fn post_event(id: Uuid, version: u64) -> EventEnvelope {
 
 /// Appends the next event of `id` as decided on `loaded`, placed after `after_position`.
 async fn append_after(
-    store: &EventStore,
+    store: &MongoEventStore,
     id: Uuid,
     version: u64,
     after_position: i64,
@@ -59,7 +59,7 @@ async fn append_after(
         .expect("append")
 }
 
-async fn load(store: &EventStore, id: Uuid) -> Loaded<Post> {
+async fn load(store: &MongoEventStore, id: Uuid) -> Loaded<Post> {
     store.load::<Post>(id).await.expect("load")
 }
 
@@ -67,8 +67,8 @@ async fn load(store: &EventStore, id: Uuid) -> Loaded<Post> {
 async fn a_stream_sorts_in_version_order_even_after_an_instance_whose_clock_runs_ahead() {
     let db = testkit::mongo::fresh_database().await;
     // Two instances of command-service: each has its own idea of the last position it issued.
-    let first = EventStore::open(&db, 0).await.expect("open");
-    let second = EventStore::open(&db, 0).await.expect("open");
+    let first = MongoEventStore::open(&db, 0).await.expect("open");
+    let second = MongoEventStore::open(&db, 0).await.expect("open");
     let id = Uuid::now_v7();
 
     let created = append_after(&first, id, 0, 0).await;
@@ -91,8 +91,8 @@ async fn a_stream_sorts_in_version_order_even_after_an_instance_whose_clock_runs
 #[tokio::test]
 async fn a_commit_whose_position_was_just_taken_draws_another_and_lands() {
     let db = testkit::mongo::fresh_database().await;
-    let first = EventStore::open(&db, 0).await.expect("open");
-    let second = EventStore::open(&db, 0).await.expect("open");
+    let first = MongoEventStore::open(&db, 0).await.expect("open");
+    let second = MongoEventStore::open(&db, 0).await.expect("open");
     // Both instances are told to place their commit right after the same position in the
     // future, as two writers in the same microsecond would be.
     let after = now_micros() + HOUR_MICROS;
@@ -114,7 +114,7 @@ async fn a_commit_whose_position_was_just_taken_draws_another_and_lands() {
 #[tokio::test]
 async fn positions_one_instance_issues_only_grow() {
     let db = testkit::mongo::fresh_database().await;
-    let store = EventStore::open(&db, 0).await.expect("open");
+    let store = MongoEventStore::open(&db, 0).await.expect("open");
     let mut last = i64::MIN;
     for _ in 0..20 {
         let appended = append_after(&store, Uuid::now_v7(), 0, 0).await;

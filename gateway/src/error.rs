@@ -3,8 +3,10 @@
 //! table, never a second one here), axum's own extractor rejections (bad JSON, bad path ids, bad
 //! query strings), field-level validation failures, and authentication failures.
 //!
-//! Internal errors are logged here, once, and answered without their cause. This module must not
-//! know about routes or services: handlers decide what went wrong, this decides how it looks.
+//! Nothing is logged here: an error keeps its cause (never sent) and leaves it on the response as a
+//! [`Failure`], and [`crate::edge`] writes the one log line of a failed request from it. So a
+//! failure is logged once however many layers it crosses. This module must not know about routes
+//! or services: handlers decide what went wrong, this decides how it looks.
 
 use std::time::Duration;
 
@@ -29,6 +31,18 @@ pub struct ApiError {
     /// Extra response headers (`Retry-After`, `WWW-Authenticate`, `ETag`); a list rather than a
     /// `HeaderMap` keeps every `Result<_, ApiError>` small.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// What really went wrong, for the log only (internal errors answer without it).
+    pub cause: Option<String>,
+    /// An HTTP status finer than the code's own (405, 413, 415 are `invalid_argument` too).
+    pub status: Option<StatusCode>,
+}
+
+/// What the log line of a failed request needs, left on the response by [`ApiError`]: the code and
+/// the cause that the body does not carry.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub cause: Option<String>,
 }
 
 /// The body of every error response.
@@ -65,7 +79,21 @@ impl ApiError {
             message: message.into(),
             details: Box::new(serde_json::Value::Null),
             headers: Vec::new(),
+            cause: None,
+            status: None,
         }
+    }
+
+    /// The same error answered with a finer HTTP status than its code's.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Records what went wrong, for the log line only.
+    pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
+        self.cause = Some(cause.to_string());
+        self
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
@@ -118,19 +146,53 @@ impl ApiError {
 
     /// A 500 whose cause is logged and not sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(ErrorCode::Internal, "internal error")
+        Self::new(ErrorCode::Internal, "internal error").with_cause(cause)
+    }
+
+    /// A 504: the request did not finish within the gateway's time limit.
+    pub fn timed_out(limit: Duration) -> Self {
+        Self::new(
+            ErrorCode::DeadlineExceeded,
+            "the request did not finish in time; retry later",
+        )
+        .with_details(json!({ "timeout_ms": u64::try_from(limit.as_millis()).unwrap_or(u64::MAX) }))
     }
 }
 
 impl From<tonic::Status> for ApiError {
     fn from(status: tonic::Status) -> Self {
-        let code = ErrorCode::from_grpc(status.code());
+        Self::from_upstream(status, |field| field)
+    }
+}
+
+impl ApiError {
+    /// An upstream status as the API answers it, read from its details (`google.rpc.ErrorInfo`
+    /// for the code, `BadRequest` for the refused fields), never from its message text; the code
+    /// table maps what the details do not say. `field_name` turns a request field's name into
+    /// the HTTP name the client sent it under.
+    pub fn from_upstream(status: tonic::Status, field_name: impl Fn(String) -> String) -> Self {
+        let code = error_code::error_reason(&status)
+            .unwrap_or_else(|| ErrorCode::from_grpc(status.code()));
         match code {
-            ErrorCode::Internal => {
-                tracing::error!(grpc_code = ?status.code(), message = status.message(), "upstream call failed");
-                Self::new(code, "internal error")
+            ErrorCode::InvalidArgument => {
+                let violations: Vec<FieldViolation> = error_code::field_violations(&status)
+                    .into_iter()
+                    .map(|v| FieldViolation {
+                        field: field_name(v.field),
+                        message: v.description,
+                    })
+                    .collect();
+                if violations.is_empty() {
+                    Self::new(code, status.message())
+                } else {
+                    Self::invalid_fields(violations)
+                }
             }
+            ErrorCode::Internal => Self::new(code, "internal error").with_cause(format_args!(
+                "upstream answered {:?}: {}",
+                status.code(),
+                status.message()
+            )),
             ErrorCode::Conflict => {
                 let error = Self::new(code, status.message());
                 match error_code::current_version(&status) {
@@ -143,38 +205,38 @@ impl From<tonic::Status> for ApiError {
             ErrorCode::Unavailable => unavailable(&status),
             ErrorCode::DeadlineExceeded => {
                 Self::new(code, "the operation did not finish in time; retry later")
+                    .with_cause(format_args!("upstream: {}", status.message()))
             }
             _ => Self::new(code, status.message()),
         }
     }
 }
 
+/// The retry hint when an `UNAVAILABLE` status carries none.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// `UNAVAILABLE` is either the query side's "not yet projected" (a message worth showing, with a
-/// retry hint) or a service that cannot be reached, whose transport message names internals.
+/// retry hint) or a service (or what it depends on) that is down, whose message may name
+/// internals. Either way 503 with `Retry-After` (from `x-retry-after-ms`, else
+/// [`DEFAULT_RETRY_AFTER`]) and `details.retry_after_ms`. Not logged per request: an unreachable
+/// service is logged when its outage starts and ends ([`crate::backend`]), and a service that
+/// answers `UNAVAILABLE` logs its own outage.
 fn unavailable(status: &tonic::Status) -> ApiError {
-    let retry_after = error_code::retry_after(status);
-    let projected = error_code::projected_version(status);
-    let error = match projected {
+    let retry_after = error_code::retry_after(status).unwrap_or(DEFAULT_RETRY_AFTER);
+    let retry_after_ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX);
+    let error = match error_code::projected_version(status) {
         Some(version) => ApiError::new(ErrorCode::Unavailable, status.message()).with_details(
-            json!({
-                "projected_version": version,
-                "retry_after_ms": retry_after.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            }),
+            json!({ "projected_version": version, "retry_after_ms": retry_after_ms }),
         ),
-        None => {
-            tracing::warn!(message = status.message(), "upstream service unavailable");
-            ApiError::new(
-                ErrorCode::Unavailable,
-                "a backing service is unavailable; retry later",
-            )
-        }
+        None => ApiError::new(
+            ErrorCode::Unavailable,
+            "a backing service is unavailable; retry later",
+        )
+        .with_details(json!({ "retry_after_ms": retry_after_ms }))
+        .with_cause(format_args!("upstream: {}", status.message())),
     };
     // Retry-After is whole seconds; rounding up keeps clients from retrying too early.
-    let seconds = retry_after
-        .unwrap_or(Duration::from_secs(1))
-        .as_millis()
-        .div_ceil(1000)
-        .max(1);
+    let seconds = retry_after.as_millis().div_ceil(1000).max(1);
     match HeaderValue::from_str(&seconds.to_string()) {
         Ok(value) => error.with_header(header::RETRY_AFTER, value),
         Err(_) => error,
@@ -186,11 +248,19 @@ pub fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("a quoted number is a valid header")
 }
 
+/// A body that cannot be read as JSON is `invalid_argument`, answered 415 without a JSON content
+/// type and 413 when larger than the body limit, so a client can tell those apart; a body of the
+/// wrong shape is 400 (422 means "not allowed in the current state" in this API).
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
             JsonRejection::MissingJsonContentType(_) => {
                 Self::invalid("expected a JSON body with content-type: application/json")
+                    .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::invalid("the body is larger than the gateway accepts")
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
             }
             other => Self::invalid(other.body_text()),
         }
@@ -241,8 +311,10 @@ impl From<QueryRejection> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.http_status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        });
         let body = ErrorBody {
             code: self.code.as_str(),
             message: self.message,
@@ -250,6 +322,10 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         response.headers_mut().extend(self.headers);
+        response.extensions_mut().insert(Failure {
+            code: self.code,
+            cause: self.cause,
+        });
         response
     }
 }
@@ -338,5 +414,35 @@ mod tests {
         assert_eq!(err.code, ErrorCode::InvalidArgument);
         assert_eq!(err.details["fields"][1]["field"], "b");
         assert_eq!(err.message, "2 fields are invalid");
+    }
+
+    #[test]
+    fn a_retry_hint_in_the_details_becomes_retry_after() {
+        let status = error_code::unavailable("the store is down", Duration::from_millis(2500));
+        let response = ApiError::from(status).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+
+    #[test]
+    fn the_cause_stays_on_the_response_for_the_log_and_out_of_the_body() {
+        let response = ApiError::internal("disk on fire").into_response();
+        let failure = response.extensions().get::<Failure>().expect("failure");
+        assert_eq!(failure.code, ErrorCode::Internal);
+        assert_eq!(failure.cause.as_deref(), Some("disk on fire"));
+    }
+
+    #[test]
+    fn field_violations_come_from_the_details() {
+        let status = error_code::invalid_fields(
+            "words nobody parses",
+            [error_code::FieldViolation::new(
+                "items[0].sku",
+                "must not be blank",
+            )],
+        );
+        let err = ApiError::from(status);
+        assert_eq!(err.details["fields"][0]["field"], "items[0].sku");
+        assert_eq!(err.message, "items[0].sku: must not be blank");
     }
 }

@@ -31,27 +31,15 @@ pub fn request<T>(
     Ok(request)
 }
 
-/// A failed QueryService or QueryAdmin call as the API answers it.
-///
-/// query-service words every INVALID_ARGUMENT as "`field`: `problem`", `field` being the request
-/// field at fault (its `ServiceError::InvalidArgument`). That becomes the same field-level 400 the
-/// gateway's own checks give, under the name of the HTTP parameter the field came from, so a client
-/// learns which parameter to fix (a bad `page_token`, a currency) and not only that one was bad.
-/// Any other status goes through the one table unchanged.
+/// A failed QueryService or QueryAdmin call as the API answers it: through [`ApiError`]'s reading
+/// of the status details, with each refused field named after the HTTP parameter it came from.
+/// Reports take their month range as one `period` message; over HTTP its bounds are separate
+/// parameters (`period.from_month` is `from_month`).
 pub fn query_error(status: tonic::Status) -> ApiError {
-    if status.code() == tonic::Code::InvalidArgument
-        && let Some((field, problem)) = status.message().split_once(": ")
-        && !field.is_empty()
-        && field
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.')
-    {
-        // Reports take their month range as one `period` message; over HTTP its bounds are
-        // separate parameters.
-        let field = field.strip_prefix("period.").unwrap_or(field);
-        return ApiError::invalid_field(field, problem);
-    }
-    ApiError::from(status)
+    ApiError::from_upstream(status, |field| match field.strip_prefix("period.") {
+        Some(parameter) => parameter.to_owned(),
+        None => field,
+    })
 }
 
 /// RFC 3339 in UTC, as every time in the API is written.
@@ -203,21 +191,28 @@ mod tests {
     }
 
     #[test]
-    fn query_side_invalid_arguments_name_the_http_parameter() {
-        let err = query_error(tonic::Status::invalid_argument(
-            "page_token: not a page token issued by this service",
+    fn query_side_field_errors_are_read_from_the_details_and_named_as_parameters() {
+        use cqrsplus_proto::error_code::{FieldViolation, invalid_fields};
+        let err = query_error(invalid_fields(
+            "opaque words",
+            [FieldViolation::new(
+                "page_token",
+                "not a page token issued by this service",
+            )],
         ));
         assert_eq!(err.details["fields"][0]["field"], "page_token");
         assert_eq!(
             err.details["fields"][0]["message"],
             "not a page token issued by this service"
         );
-        let err = query_error(tonic::Status::invalid_argument(
-            "period.from_month: \"2025-13\" is not a month",
+        let err = query_error(invalid_fields(
+            "x",
+            [FieldViolation::new("period.from_month", "is not a month")],
         ));
         assert_eq!(err.details["fields"][0]["field"], "from_month");
-        // Not in the "field: problem" form: passed through without fields.
-        let err = query_error(tonic::Status::invalid_argument("bad request: x"));
+        assert_eq!(err.message, "from_month: is not a month");
+        // The message text is never parsed: "field: problem" without details has no fields.
+        let err = query_error(tonic::Status::invalid_argument("page_token: bad"));
         assert!(err.details.is_null(), "{}", err.details);
         let err = query_error(tonic::Status::not_found("no post x: gone"));
         assert_eq!(err.code, cqrsplus_proto::error_code::ErrorCode::NotFound);

@@ -6,7 +6,9 @@
 //! talk to any store directly; its only broker use is reading the event topics for live updates.
 
 pub mod auth;
+pub mod backend;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod grpc;

@@ -6,6 +6,10 @@
 //! committed. A slow client that falls behind the channel is told so (it should reload) rather than
 //! slowing the others. This is a notification feed, not a source of truth: reads still go to
 //! query-service. Must not depend on routes; handlers only subscribe.
+//!
+//! A broker that cannot be reached is one outage ([`Outage`]): logged when it starts and when
+//! the feed receives again, not once per reconnect attempt (librdkafka's own lines about it are
+//! debug level here).
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,9 +17,12 @@ use anyhow::Context;
 use cqrsplus_domain::{EventEnvelope, topics};
 use rdkafka::{
     ClientConfig, ClientContext, Message,
+    config::RDKafkaLogLevel,
     consumer::Consumer,
     consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer},
+    error::KafkaError,
 };
+use service_kit::telemetry::Outage;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -59,6 +66,7 @@ pub struct LiveFeed {
     sender: broadcast::Sender<Arc<LiveEvent>>,
     status: watch::Receiver<FeedStatus>,
     status_tx: Arc<watch::Sender<FeedStatus>>,
+    broker: Arc<Outage>,
 }
 
 impl LiveFeed {
@@ -75,6 +83,7 @@ impl LiveFeed {
             sender,
             status,
             status_tx: Arc::new(status_tx),
+            broker: Arc::new(Outage::new("kafka")),
         }
     }
 
@@ -133,6 +142,7 @@ impl LiveFeed {
     ) -> anyhow::Result<()> {
         let context = FeedContext {
             status: self.status_tx.clone(),
+            broker: self.broker.clone(),
         };
         let group = format!("gateway-{}", uuid::Uuid::now_v7().simple());
         let consumer: StreamConsumer<FeedContext> = ClientConfig::new()
@@ -158,6 +168,7 @@ impl LiveFeed {
                     () = cancel.cancelled() => break,
                     message = consumer.recv() => match message {
                         Ok(message) => {
+                            feed.broker.succeeded();
                             if let Some(payload) = message.payload()
                                 && !feed.publish_payload(payload)
                             {
@@ -165,7 +176,7 @@ impl LiveFeed {
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(error = %e, "live-update consumer error");
+                            feed.broker.failed(&e);
                             tokio::time::sleep(Duration::from_secs(1)).await;
                         }
                     },
@@ -179,14 +190,33 @@ impl LiveFeed {
 
 struct FeedContext {
     status: Arc<watch::Sender<FeedStatus>>,
+    broker: Arc<Outage>,
 }
 
-impl ClientContext for FeedContext {}
+impl ClientContext for FeedContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, line: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical => {
+                tracing::error!(facility, detail = line, "librdkafka");
+            }
+            // Configuration mistakes and the like.
+            RDKafkaLogLevel::Warning => tracing::warn!(facility, detail = line, "librdkafka"),
+            // Errors are a lost broker, once per reconnect attempt; `error` below reports the
+            // same as an outage.
+            _ => tracing::debug!(facility, detail = line, "librdkafka"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.broker.failed(&format_args!("{error}: {reason}"));
+    }
+}
 
 impl ConsumerContext for FeedContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) if partitions.count() > 0 => {
+                self.broker.succeeded();
                 self.status.send_replace(FeedStatus::Consuming);
             }
             Rebalance::Assign(_) | Rebalance::Revoke(_) => {}

@@ -1,6 +1,6 @@
 //! Building and running the gateway: the shared state (gRPC clients, auth, the live feed), the
 //! router (a plain function, so tests call it without a socket), the listener (port 0 in tests),
-//! and graceful shutdown with a request timeout.
+//! and graceful shutdown. The request time limit and the failure log are [`crate::edge`]'s.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -21,32 +21,30 @@ use cqrsplus_proto::{
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::health_client::HealthClient;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     services::{ServeDir, ServeFile},
-    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{
-    auth::Auth, config::Config, error::ApiError, extract::IDEMPOTENCY_KEY, live::LiveFeed, metrics,
-    openapi, routes,
+    auth::Auth, backend::Backend, config::Config, edge, error::ApiError, extract::IDEMPOTENCY_KEY,
+    live::LiveFeed, metrics, openapi, routes,
 };
 
 /// What handlers share: clients of the backing services (channels connect lazily and reconnect,
 /// so the gateway starts and answers /healthz even while a service is down).
 #[derive(Clone)]
 pub struct AppState {
-    pub commands: CommandServiceClient<Channel>,
-    pub event_store: EventStoreClient<Channel>,
-    pub queries: QueryServiceClient<Channel>,
-    pub query_admin: QueryAdminClient<Channel>,
-    pub command_health: HealthClient<Channel>,
-    pub query_health: HealthClient<Channel>,
+    pub commands: CommandServiceClient<Backend>,
+    pub event_store: EventStoreClient<Backend>,
+    pub queries: QueryServiceClient<Backend>,
+    pub query_admin: QueryAdminClient<Backend>,
+    pub command_health: HealthClient<Backend>,
+    pub query_health: HealthClient<Backend>,
     pub auth: Arc<Auth>,
     pub live: LiveFeed,
     /// Deadline of each gRPC call: the HTTP request timeout, so a service never works on for a
@@ -58,8 +56,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let command = lazy_channel(&config.command_service_url)?;
-        let query = lazy_channel(&config.query_service_url)?;
+        let command = Backend::lazy("command-service", &config.command_service_url)?;
+        let query = Backend::lazy("query-service", &config.query_service_url)?;
         let auth = Auth::new(
             config.jwt_secret.as_deref(),
             config.dev_mode,
@@ -80,13 +78,6 @@ impl AppState {
     }
 }
 
-fn lazy_channel(url: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("invalid service URL {url:?}"))?
-        .connect_timeout(Duration::from_secs(2))
-        .connect_lazy())
-}
-
 /// The API routes with their OpenAPI document, both from the same registrations.
 pub fn api(dev_mode: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut v1 = OpenApiRouter::new()
@@ -104,6 +95,12 @@ pub fn api(dev_mode: bool) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .nest("/api/v1", v1)
         .split_for_parts();
     openapi::add_error_responses(&mut doc);
+    for missing in openapi::add_input_rules(&mut doc) {
+        tracing::warn!(
+            field = missing.0,
+            "an input rule names a field the document lacks"
+        );
+    }
     (router, doc)
 }
 
@@ -129,11 +126,13 @@ pub fn router(state: AppState, config: &Config) -> Router {
         .nest("/api", Router::new().fallback(api_not_found))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback_service(web)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
+        .layer(middleware::from_fn_with_state(
             config.request_timeout,
+            edge::guard,
         ))
-        .layer(TraceLayer::new_for_http())
+        // The span of each request only: its failures are logged once, by `edge::guard`, so the
+        // layer's own "response failed" line (a second one per 5xx) is off.
+        .layer(TraceLayer::new_for_http().on_failure(()))
         .with_state(state);
     match cors(config) {
         Some(cors) => app.layer(cors),
@@ -184,10 +183,8 @@ async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
 }
 
 async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> impl IntoResponse {
-    let error = ApiError::invalid(format!("{method} is not allowed on {}", uri.path()));
-    let mut response = error.into_response();
-    *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    response
+    ApiError::invalid(format!("{method} is not allowed on {}", uri.path()))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED)
 }
 
 /// A gateway with its listener bound.

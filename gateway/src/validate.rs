@@ -1,13 +1,17 @@
-//! Field-level checks of request bodies and parameters, so a client learns every invalid field at
-//! once (`{"fields": [{field, message}]}`) instead of one upstream refusal at a time.
+//! Collecting the field errors of one request, so a client learns every invalid field at once
+//! (`{"fields": [{field, message}]}`) instead of one refusal at a time.
 //!
-//! Only shape is checked here (blank, too long, not a UUID, out of range), with the limits the
-//! domain crate publishes; whether a command is allowed stays command-service's decision. Must not
+//! No input rule lives here: text, emails, phones, money, months are parsed by the domain's
+//! newtypes (`cqrsplus_domain`), and their `FieldError`s are collected as they are. What the
+//! gateway checks itself is HTTP shape only: ids in bodies and query strings, parameters that
+//! exclude each other. Whether a command is allowed stays command-service's decision. Must not
 //! depend on routes or services.
+
+use cqrsplus_domain::input::{FieldError, InvalidInput};
 
 use crate::error::{ApiError, FieldViolation};
 
-/// Collects violations while a request is checked.
+/// Collects violations while a request is parsed.
 #[derive(Debug, Default)]
 pub struct Violations(Vec<FieldViolation>);
 
@@ -23,29 +27,34 @@ impl Violations {
         });
     }
 
-    /// Text that must not be blank and holds at most `max` characters; returns it trimmed.
-    pub fn text(&mut self, field: &str, value: &str, max: usize) -> String {
-        let trimmed = value.trim();
-        if trimmed.is_empty() {
-            self.add(field, "must not be blank");
-        } else if trimmed.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters"));
-        }
-        trimmed.to_owned()
+    /// The parsed value, or `None` with the domain's error recorded.
+    pub fn take<T>(&mut self, parsed: Result<T, FieldError>) -> Option<T> {
+        parsed
+            .map_err(|error| self.add(error.field, error.reason))
+            .ok()
     }
 
-    /// Optional text: absent or blank is `None`, otherwise bounded like [`Self::text`].
-    pub fn optional_text(
+    /// Like [`Self::take`], for a part with several fields of its own (a profile, an order).
+    pub fn take_all<T>(&mut self, parsed: Result<T, InvalidInput>) -> Option<T> {
+        parsed
+            .map_err(|error| {
+                for field in error.into_fields() {
+                    self.add(field.field, field.reason);
+                }
+            })
+            .ok()
+    }
+
+    /// An optional filter parsed by `parse` when present and not empty, its errors named after
+    /// the HTTP parameter (`author` holds an actor, so the domain would say `actor`).
+    pub fn filter<T>(
         &mut self,
-        field: &str,
+        parameter: &str,
         value: Option<&str>,
-        max: usize,
-    ) -> Option<String> {
-        let value = value.map(str::trim).filter(|v| !v.is_empty())?;
-        if value.chars().count() > max {
-            self.add(field, format!("must be at most {max} characters"));
-        }
-        Some(value.to_owned())
+        parse: impl FnOnce(&str) -> Result<T, FieldError>,
+    ) -> Option<T> {
+        let value = value.filter(|v| !v.is_empty())?;
+        self.take(parse(value).map_err(|e| e.renamed(parameter)))
     }
 
     /// An optional id that, when present, must be a UUID; returns it in canonical form.
@@ -60,21 +69,6 @@ impl Violations {
         }
     }
 
-    /// Something that looks like an email: one `@` with text on both sides and a dot after it.
-    /// The authoritative check is the domain's; this only catches typos early.
-    pub fn email(&mut self, field: &str, value: &str, max: usize) -> String {
-        let email = self.text(field, value, max);
-        if !email.is_empty() {
-            let looks_valid = email.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.contains('@')
-            });
-            if !looks_valid {
-                self.add(field, "must be an email address");
-            }
-        }
-        email
-    }
-
     /// Ok when nothing was found, else the 400 listing every violation.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
@@ -87,33 +81,55 @@ impl Violations {
 
 #[cfg(test)]
 mod tests {
+    use cqrsplus_domain::{
+        Actor,
+        customer::{CustomerProfile, ProfileInput},
+        post::PostMessage,
+    };
+
     use super::*;
 
-    #[test]
-    fn every_violation_is_reported() {
-        let mut v = Violations::new();
-        assert_eq!(v.text("message", "  hi ", 10), "hi");
-        v.text("blank", "   ", 10);
-        v.text("long", "abcdef", 3);
-        v.email("email", "not-an-email", 100);
-        v.optional_uuid("id", Some("nope"));
-        assert_eq!(v.optional_text("phone", Some("  "), 5), None);
-        let err = v.finish().expect_err("violations");
-        let fields: Vec<&str> = err.details["fields"]
+    fn fields(err: &ApiError) -> Vec<&str> {
+        err.details["fields"]
             .as_array()
             .expect("array")
             .iter()
             .map(|f| f["field"].as_str().expect("field"))
-            .collect();
-        assert_eq!(fields, ["blank", "long", "email", "id"]);
+            .collect()
+    }
+
+    #[test]
+    fn every_violation_is_reported_under_the_domain_s_names() {
+        let mut v = Violations::new();
+        assert_eq!(
+            v.take(PostMessage::parse("  hi "))
+                .map(PostMessage::into_string),
+            Some("hi".to_owned())
+        );
+        v.take(PostMessage::parse("a\0b"));
+        v.take_all(CustomerProfile::parse(&ProfileInput {
+            name: "Ada",
+            email: "ada@localhost",
+            phone: None,
+            segment: "",
+            region: "emea",
+        }));
+        v.optional_uuid("id", Some("nope"));
+        v.filter("author", Some("x\0"), Actor::parse);
+        assert!(v.filter("author", Some(""), Actor::parse).is_none());
+        let err = v.finish().expect_err("violations");
+        assert_eq!(
+            fields(&err),
+            ["message", "email", "segment", "id", "author"]
+        );
     }
 
     #[test]
     fn valid_input_passes() {
         let mut v = Violations::new();
-        v.email("email", "a@b.example", 100);
         let id = v.optional_uuid("id", Some("0190A0B0-0000-7000-8000-000000000001"));
         assert_eq!(id.as_deref(), Some("0190a0b0-0000-7000-8000-000000000001"));
+        assert!(v.filter("author", Some("alice"), Actor::parse).is_some());
         assert!(v.finish().is_ok());
     }
 }

@@ -58,20 +58,69 @@ async fn the_openapi_document_describes_every_route_from_the_handlers() {
                 .get(path)
                 .unwrap_or_else(|| panic!("{path} is not documented"))[method];
             assert!(op.is_object(), "{method} {path} is not documented");
-            assert!(
-                op["responses"]["default"].is_object(),
-                "{method} {path} lacks the error response"
-            );
-            let secured = op["security"].is_array();
+            let requirements: Vec<&serde_json::Value> =
+                op["security"].as_array().into_iter().flatten().collect();
+            let anonymous = requirements.is_empty()
+                || requirements
+                    .iter()
+                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()));
+            let token_required = !anonymous;
             let mutation = *method != "get";
             let admin = path.starts_with("/api/v1/admin");
             let public = path == "/api/v1/dev/sign-in";
             assert_eq!(
-                secured,
+                token_required,
                 (mutation || admin) && !public,
                 "{method} {path}: security {}",
                 op["security"]
             );
+            // The error responses follow from what the operation is.
+            let responses = op["responses"].as_object().expect("responses");
+            let errors: Vec<u16> = responses
+                .keys()
+                .filter_map(|k| k.parse().ok())
+                .filter(|s| *s >= 400)
+                .collect();
+            for status in &errors {
+                assert_eq!(
+                    responses[&status.to_string()]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/ErrorBody",
+                    "{method} {path} {status}"
+                );
+            }
+            let has = |status: u16| errors.contains(&status);
+            let token_accepted = !requirements.is_empty();
+            assert_eq!(
+                has(401),
+                token_accepted,
+                "{method} {path}: 401 iff a token is read"
+            );
+            assert_eq!(
+                has(403),
+                admin || (mutation && !public),
+                "{method} {path}: 403"
+            );
+            let command = mutation && !admin && !public;
+            assert_eq!(has(409), command, "{method} {path}: 409 for commands");
+            assert_eq!(has(422), command, "{method} {path}: 422 for commands");
+            let body = op["requestBody"].is_object();
+            assert_eq!(
+                has(413) && has(415),
+                body,
+                "{method} {path}: 413/415 with a body"
+            );
+            assert!(has(500), "{method} {path}: 500");
+            assert_eq!(has(503) && has(504), !public, "{method} {path}: 503/504");
+            assert!(
+                !responses.contains_key("default"),
+                "{method} {path}: errors are listed, not lumped"
+            );
+            if has(503) {
+                assert!(
+                    responses["503"]["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: 503 names Retry-After"
+                );
+            }
         }
     }
     assert_eq!(
@@ -92,6 +141,34 @@ async fn the_openapi_document_describes_every_route_from_the_handlers() {
         assert!(schemas.contains_key(schema), "{schema} missing");
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    // The input rules are stated, with the domain's limits.
+    let message = &schemas["CreatePost"]["properties"]["message"];
+    assert_eq!(
+        message["maxLength"],
+        cqrsplus_domain::post::MAX_MESSAGE_CHARS,
+        "{message}"
+    );
+    assert_eq!(message["minLength"], 1, "{message}");
+    assert!(message["pattern"].is_string(), "{message}");
+    let quantity = &schemas["NewOrderItem"]["properties"]["quantity"];
+    assert_eq!(quantity["minimum"], 1, "{quantity}");
+    assert_eq!(
+        quantity["maximum"],
+        cqrsplus_domain::order::MAX_QUANTITY,
+        "{quantity}"
+    );
+    assert_eq!(
+        schemas["PlaceOrder"]["properties"]["items"]["maxItems"],
+        cqrsplus_domain::order::MAX_ITEMS
+    );
+    let author = paths["/api/v1/posts"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "author")
+        .expect("author filter");
+    assert!(author["schema"]["maxLength"].is_number(), "{author}");
 
     let page = gw.get("/api/v1/docs").await;
     assert_eq!(page.status, StatusCode::OK);

@@ -498,7 +498,7 @@ async fn bad_requests_are_400s_with_the_error_shape_and_field_messages() {
             .expect("request"),
     )
     .await
-    .assert_error(400, "invalid_argument");
+    .assert_error(415, "invalid_argument");
 
     // Bad path ids and query strings.
     let body = gw
@@ -564,4 +564,40 @@ async fn a_service_that_is_down_is_503_with_retry_after_and_no_internals() {
         assert!(!message.contains("127.0.0.1"), "{message}");
         assert!(!message.contains("tcp"), "{message}");
     }
+}
+
+#[tokio::test]
+async fn fifty_concurrent_likes_without_if_match_all_succeed() {
+    // A command without an expected version is re-decided by the server on the fresh state when
+    // it loses a race, so none of these is a 409 (issue 10, defect 4).
+    let gw = gateway_with_commands().await;
+    let alice = gw.token("alice", &[]).await;
+    let (id, _) = create_post(&gw, &alice, "popular").await;
+    let likes = format!("/api/v1/posts/{id}/likes");
+    let mut tokens = Vec::new();
+    for i in 0..50 {
+        tokens.push(gw.token(&format!("fan-{i}"), &[]).await);
+    }
+    let replies = futures::future::join_all(
+        tokens
+            .iter()
+            .map(|token| gw.call(Method::POST, &likes, Some(token), None, &[])),
+    )
+    .await;
+    let refused: Vec<String> = replies
+        .iter()
+        .filter(|r| r.status != StatusCode::OK)
+        .map(|r| format!("{} {}", r.status, r.text))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 50 likes refused, the first: {:?}",
+        refused.len(),
+        refused.first()
+    );
+    let history = gw.get(&format!("/api/v1/streams/{id}/events")).await.json();
+    assert_eq!(
+        history["current_version"], 51,
+        "one PostCreated and fifty PostLiked"
+    );
 }

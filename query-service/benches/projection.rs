@@ -27,7 +27,7 @@ use std::{
 };
 
 use anyhow::Context;
-use command_service::store::{EventStore, NewCommit};
+use command_service::store::{EventStore, MongoEventStore, NewCommit};
 use cqrsplus_domain::{EnvelopeMeta, EventEnvelope, post::PostEvent};
 use cqrsplus_proto::{
     command::v1::{self as pb, command_service_client::CommandServiceClient},
@@ -364,7 +364,7 @@ async fn rebuild(events: usize) -> anyhow::Result<(u64, Duration)> {
     let mongo_db = testkit::unique_name("bench");
     let client = testkit::mongo::client().await;
     let db = client.database(&mongo_db);
-    let store = EventStore::open(&db, 1_000_000).await?;
+    let store = MongoEventStore::open(&db, 1_000_000).await?;
     let commits = events.div_ceil(EVENTS_PER_COMMIT);
     for _ in 0..commits {
         let meta = EnvelopeMeta {

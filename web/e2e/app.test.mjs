@@ -21,6 +21,7 @@ import {
 
 const alice = `alice-${RUN}`;
 const bob = `bob-${RUN}`;
+const carol = `carol-staff-${RUN}`;
 const postMessage = `Hello from the browser test ${RUN}`;
 const customerName = `Ada Tester ${RUN}`;
 
@@ -137,9 +138,26 @@ describe("posts", () => {
 
 describe("customers, orders and reports", () => {
   let customerUrl;
+  let staffPage;
+
+  test("a user without the staff role sees no customer data and is told why", async () => {
+    const page = alicePage;
+    await page.goto("/posts");
+    await page.getByRole("link", { name: "Posts" }).waitFor();
+    assert.equal(await page.getByRole("link", { name: "Customers" }).count(), 0, "no Customers link");
+    assert.equal(await page.getByRole("link", { name: "Reports" }).count(), 0, "no Reports link");
+    await page.goto("/customers");
+    const notice = page.getByTestId("staff-only");
+    await notice.getByRole("heading", { name: "For staff only" }).waitFor();
+    assert.match(await notice.textContent(), /personal data/);
+    await screenshot(page, "customers-not-staff");
+  });
 
   test("invalid input is explained in plain words", async () => {
-    const page = alicePage;
+    staffPage = await newUser(browser);
+    await signIn(staffPage, carol, { role: "staff" });
+    await staffPage.getByRole("link", { name: "Customers" }).waitFor();
+    const page = staffPage;
     await page.goto("/customers/new");
     await page.getByLabel("Name").fill(customerName);
     await page.getByLabel("Email").fill("not-an-email");
@@ -153,8 +171,8 @@ describe("customers, orders and reports", () => {
     await screenshot(page, "customer-form-error");
   });
 
-  test("a user registers a customer and places an order with several items", async () => {
-    const page = alicePage;
+  test("staff register a customer and place an order with several items", async () => {
+    const page = staffPage;
     await page.getByLabel("Email").fill(`ada.${RUN}@example.com`);
     await page.getByLabel("Segment").selectOption("corporate");
     await page.getByRole("button", { name: "Register" }).click();
@@ -198,7 +216,7 @@ describe("customers, orders and reports", () => {
   });
 
   test("the order appears in the reports", async () => {
-    const page = alicePage;
+    const page = staffPage;
     await page.goto("/reports");
     const top = page.getByTestId("report-top-customers");
     const row = top.locator("tbody tr", { hasText: customerName });
@@ -210,7 +228,7 @@ describe("customers, orders and reports", () => {
   });
 
   test("the customers list shows the new customer", async () => {
-    const page = alicePage;
+    const page = staffPage;
     await page.goto("/customers?segment=corporate");
     await page.getByTestId("customer-table").getByRole("link", { name: customerName }).waitFor();
     await screenshot(page, "customers");
@@ -220,7 +238,7 @@ describe("customers, orders and reports", () => {
 describe("admin and small screens", () => {
   test("an admin sees the dead letters and the rebuild controls", async () => {
     const page = await newUser(browser);
-    await signIn(page, `admin-${RUN}`, { admin: true });
+    await signIn(page, `admin-${RUN}`, { role: "admin" });
     await page.getByRole("link", { name: "Admin" }).click();
     await page.getByRole("heading", { name: "Rebuild the read model" }).waitFor();
     await page.getByRole("heading", { name: "Dead letters" }).waitFor();
@@ -232,7 +250,7 @@ describe("admin and small screens", () => {
 
   test("pages fit a 375 px wide phone screen", async () => {
     const page = await newUser(browser, { width: 375, height: 740 });
-    await signIn(page, alice);
+    await signIn(page, carol, { role: "staff" });
     for (const [path, ready, name] of [
       ["/posts", "post-list", "posts-phone"],
       [postUrl, "like-count", "post-phone"],

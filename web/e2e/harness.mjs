@@ -103,10 +103,12 @@ export async function screenshot(page, name) {
 }
 
 /** Signs in through the sign-in page and waits until the header names the user. */
-export async function signIn(page, name, { admin = false } = {}) {
+/** Signs in through the development sign-in as `name` with a role: "user", "staff" or "admin". */
+export async function signIn(page, name, { role = "user" } = {}) {
+  const titles = { user: /^User/, staff: /^Staff/, admin: /^Administrator/ };
   await page.goto("/sign-in");
   await page.getByLabel("Your name").fill(name);
-  if (admin) await page.getByLabel(/Administrator/).check();
+  await page.getByRole("radio", { name: titles[role] }).check();
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByTestId("signed-in-as").filter({ hasText: name }).waitFor();
 }

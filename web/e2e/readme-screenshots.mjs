@@ -85,7 +85,7 @@ await mkdir(OUT, { recursive: true });
 const browser = await launchBrowser();
 try {
   const page = await newUser(browser, { width: 1100, height: 680 });
-  await signIn(page, "ada");
+  await signIn(page, "ada", { role: "staff" });
   await page.goto(`/posts/${postId}`);
   await page.getByTestId("comment").nth(1).waitFor();
   await page.getByTestId("like-count").filter({ hasText: "2" }).waitFor();

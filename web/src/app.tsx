@@ -5,7 +5,7 @@ import type { JSX } from "preact";
 import { writes } from "./api/consistency";
 import { useSession } from "./hooks";
 import { matchPath, navigate, useLocation, type Params } from "./router";
-import { isAdmin, onSessionChange, signOut } from "./session";
+import { isAdmin, isStaff, onSessionChange, signOut, type Session } from "./session";
 import { AdminPage } from "./pages/admin";
 import { CustomerFormPage } from "./pages/customer-form";
 import { CustomerPage } from "./pages/customer";
@@ -17,7 +17,7 @@ import { NewPostPage } from "./pages/post-new";
 import { PostPage } from "./pages/post";
 import { PostsPage } from "./pages/posts";
 import { ReportsPage } from "./pages/reports";
-import { SignInPage } from "./pages/sign-in";
+import { SignInPage, StaffOnly } from "./pages/sign-in";
 
 type Route = [pattern: string, render: (params: Params, query: URLSearchParams) => JSX.Element];
 
@@ -25,18 +25,33 @@ const ROUTES: Route[] = [
   ["/posts", (_, q) => <PostsPage query={q} />],
   ["/posts/new", () => <NewPostPage />],
   ["/posts/:id", (p) => <PostPage id={p.id!} />],
-  ["/customers", (_, q) => <CustomersPage query={q} />],
-  ["/customers/new", () => <CustomerFormPage />],
-  ["/customers/:id", (p) => <CustomerPage id={p.id!} />],
-  ["/customers/:id/edit", (p) => <CustomerFormPage id={p.id!} />],
-  ["/customers/:id/orders/new", (p) => <NewOrderPage customerId={p.id!} />],
-  ["/orders/:id", (p) => <OrderPage id={p.id!} />],
-  ["/reports", () => <ReportsPage />],
+  ["/customers", (_, q) => staff("see customers", "/customers", <CustomersPage query={q} />)],
+  ["/customers/new", () => staff("register customers", "/customers/new", <CustomerFormPage />)],
+  ["/customers/:id", (p) => staff("see customers", `/customers/${p.id}`, <CustomerPage id={p.id!} />)],
+  [
+    "/customers/:id/edit",
+    (p) => staff("change customers", `/customers/${p.id}/edit`, <CustomerFormPage id={p.id!} />),
+  ],
+  [
+    "/customers/:id/orders/new",
+    (p) => staff("place orders", `/customers/${p.id}/orders/new`, <NewOrderPage customerId={p.id!} />),
+  ],
+  ["/orders/:id", (p) => staff("see orders", `/orders/${p.id}`, <OrderPage id={p.id!} />)],
+  ["/reports", () => staff("read reports", "/reports", <ReportsPage />)],
   ["/history", (_, q) => <HistoryPage query={q} />],
   ["/history/:id", (p, q) => <HistoryPage id={p.id!} query={q} />],
   ["/admin", () => <AdminPage />],
   ["/sign-in", (_, q) => <SignInPage next={q.get("next") ?? "/posts"} />],
 ];
+
+/** A page of customer data, shown to staff only (the gateway enforces the same rule). */
+function staff(what: string, next: string, page: JSX.Element): JSX.Element {
+  return (
+    <StaffOnly what={what} next={next}>
+      {page}
+    </StaffOnly>
+  );
+}
 
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to, { replace: true }), [to]);
@@ -59,13 +74,20 @@ function resolve(path: string, query: URLSearchParams): JSX.Element {
   );
 }
 
-const NAV: Array<[href: string, label: string, adminOnly?: boolean]> = [
-  ["/posts", "Posts"],
-  ["/customers", "Customers"],
-  ["/reports", "Reports"],
-  ["/history", "History"],
-  ["/admin", "Admin", true],
+/** Who may see a link: anyone, staff (and admins), or admins. */
+type Audience = "anyone" | "staff" | "admin";
+
+const NAV: Array<[href: string, label: string, audience: Audience]> = [
+  ["/posts", "Posts", "anyone"],
+  ["/customers", "Customers", "staff"],
+  ["/reports", "Reports", "staff"],
+  ["/history", "History", "anyone"],
+  ["/admin", "Admin", "admin"],
 ];
+
+function maySee(audience: Audience, session: Session | null): boolean {
+  return audience === "anyone" || (audience === "staff" ? isStaff(session) : isAdmin(session));
+}
 
 export function App() {
   const location = useLocation();
@@ -90,7 +112,7 @@ export function App() {
           CQRS Plus
         </a>
         <nav class="main-nav" aria-label="Main">
-          {NAV.filter(([, , adminOnly]) => !adminOnly || isAdmin(session)).map(([href, label]) => (
+          {NAV.filter(([, , audience]) => maySee(audience, session)).map(([href, label]) => (
             <a key={href} href={href} aria-current={`/${section}` === href ? "page" : undefined}>
               {label}
             </a>
@@ -101,7 +123,11 @@ export function App() {
             <>
               <span data-testid="signed-in-as" title={session.roles.join(", ")}>
                 {session.subject}
-                {isAdmin(session) && <small class="badge">admin</small>}
+                {isAdmin(session) ? (
+                  <small class="badge">admin</small>
+                ) : (
+                  isStaff(session) && <small class="badge">staff</small>
+                )}
               </span>
               <button type="button" class="link" onClick={() => signOut()}>
                 Sign out

@@ -19,6 +19,10 @@ describe("errors in plain words", () => {
   it("says what a refusal means and keeps the server's reason", () => {
     const error = new ApiError(403, "permission_denied", "permission denied: only the author may edit the post");
     expect(plainMessage(error)).toBe("You are not allowed to do that. Only the author may edit the post.");
+    const staffOnly = new ApiError(403, "permission_denied", "this operation needs the staff role");
+    expect(plainMessage(staffOnly)).toBe(
+      "You are not allowed to do that. This operation needs the staff role. Sign in again with that role, or ask an administrator for it.",
+    );
   });
 
   it("turns rule violations into sentences", () => {

@@ -67,7 +67,10 @@ export function plainMessage(error: unknown): string {
     case "unauthenticated":
       return "Please sign in to do that.";
     case "permission_denied":
-      return `You are not allowed to do that. ${detail}`.trim();
+      // A 403 is about who the user is, not what they typed: when a role would help, say how to get it.
+      return /\brole\b/.test(detail)
+        ? `You are not allowed to do that. ${detail} Sign in again with that role, or ask an administrator for it.`
+        : `You are not allowed to do that. ${detail}`.trim();
     case "not_found":
       return "This could not be found. It may have been deleted.";
     case "already_exists":

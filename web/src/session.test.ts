@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeToken, isAdmin, isExpired, sessionFromToken } from "./session";
+import { decodeToken, isAdmin, isExpired, isStaff, sessionFromToken } from "./session";
 
 /** An unsigned JWT with `claims` (the UI reads claims; only the gateway verifies signatures). */
 function jwt(claims: object): string {
@@ -15,6 +15,15 @@ describe("tokens", () => {
     expect(isAdmin(session)).toBe(true);
     expect(isAdmin(sessionFromToken(jwt({ sub: "bob", exp: 2_000_000_000 })))).toBe(false);
     expect(isAdmin(null)).toBe(false);
+  });
+
+  it("counts admins as staff, and nobody else without the role", () => {
+    const token = (roles: string[]) => sessionFromToken(jwt({ sub: "a", roles, exp: 2_000_000_000 }));
+    expect(isStaff(token(["staff"]))).toBe(true);
+    expect(isStaff(token(["admin"]))).toBe(true);
+    expect(isStaff(token([]))).toBe(false);
+    expect(isStaff(token(["user", "Staff"]))).toBe(false);
+    expect(isStaff(null)).toBe(false);
   });
 
   it("reads base64url payloads with non-ASCII text", () => {

@@ -50,6 +50,11 @@ export function isAdmin(session: Session | null): boolean {
   return session?.roles.includes("admin") ?? false;
 }
 
+/** Staff see customers, orders and reports (personal data); admins may do all that staff may. */
+export function isStaff(session: Session | null): boolean {
+  return isAdmin(session) || (session?.roles.includes("staff") ?? false);
+}
+
 type Listener = (session: Session | null, reason?: string) => void;
 const listeners = new Set<Listener>();
 let current: Session | null = load();

@@ -6,9 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use cqrsplus_domain::input::{Lines, text};
+
 use crate::{
     auth::Caller, error::ApiError, extract::ApiJson, startup::AppState, validate::Violations,
 };
+
+/// The longest role name a dev token may carry.
+const MAX_ROLE_CHARS: usize = 64;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(sign_in))
@@ -46,7 +51,12 @@ async fn sign_in(
 ) -> Result<Json<Token>, ApiError> {
     let mut v = Violations::new();
     for (i, role) in body.roles.iter().enumerate() {
-        v.text(&format!("roles[{i}]"), role, 64);
+        v.take(text(
+            &format!("roles[{i}]"),
+            role,
+            MAX_ROLE_CHARS,
+            Lines::Single,
+        ));
     }
     let caller = match Caller::new(body.subject, body.roles) {
         Ok(caller) => Some(caller),

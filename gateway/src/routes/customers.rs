@@ -3,8 +3,8 @@
 
 use axum::{Json, extract::State, response::IntoResponse};
 use cqrsplus_domain::{
-    customer::{MAX_EMAIL_CHARS, MAX_GROUP_CHARS, MAX_NAME_CHARS},
-    order::{MAX_ITEM_NAME_CHARS, MAX_ITEMS, MAX_QUANTITY, MAX_SKU_CHARS},
+    customer::{CustomerProfile, ProfileInput, Region, Segment},
+    order::{ItemInput, PlaceOrder as PlaceOrderInput},
 };
 use cqrsplus_proto::{command::v1 as cmd, query::v1 as q};
 use serde::{Deserialize, Serialize};
@@ -92,7 +92,7 @@ pub struct ListCustomersParams {
 }
 
 /// Lists customers by name.
-#[utoipa::path(get, path = "/customers", tag = "customers", params(ListCustomersParams),
+#[utoipa::path(get, path = "/customers", tag = "customers", security((), ("bearer" = [])), params(ListCustomersParams),
     responses((status = OK, body = CustomerPage)))]
 #[tracing::instrument(skip_all)]
 async fn list_customers(
@@ -100,11 +100,15 @@ async fn list_customers(
     MaybeCaller(caller): MaybeCaller,
     ApiQuery(params): ApiQuery<ListCustomersParams>,
 ) -> Result<Json<CustomerPage>, ApiError> {
+    let mut v = Violations::new();
+    let segment = v.filter("segment", params.segment.as_deref(), Segment::parse);
+    let region = v.filter("region", params.region.as_deref(), Region::parse);
+    v.finish()?;
     let message = q::ListCustomersRequest {
         page_size: params.page_size.unwrap_or_default(),
         page_token: params.page_token.unwrap_or_default(),
-        segment: params.segment.filter(|s| !s.is_empty()),
-        region: params.region.filter(|r| !r.is_empty()),
+        segment: segment.map(Segment::into_string),
+        region: region.map(Region::into_string),
         consistency: grpc::tokens(params.consistent_with.as_deref())?,
     };
     let reply = state
@@ -125,6 +129,7 @@ async fn list_customers(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CustomerDetails {
     /// Optional client-chosen id for a new customer (UUID); ignored on update.
+    #[schema(format = Uuid)]
     pub customer_id: Option<String>,
     /// Full name, at most 200 characters.
     pub name: String,
@@ -147,24 +152,30 @@ struct CheckedDetails {
     region: String,
 }
 
+/// The details parsed by the domain (normalized: trimmed, the email lowercased), every invalid
+/// field reported at once.
 fn check_details(body: &CustomerDetails) -> Result<CheckedDetails, ApiError> {
     let mut v = Violations::new();
-    let checked = CheckedDetails {
-        customer_id: v.optional_uuid("customer_id", body.customer_id.as_deref()),
-        name: v.text("name", &body.name, MAX_NAME_CHARS),
-        email: v.email("email", &body.email, MAX_EMAIL_CHARS),
-        // The phone's format is the domain's call (its bounds are not public); blank means none.
-        phone: body
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned),
-        segment: v.text("segment", &body.segment, MAX_GROUP_CHARS),
-        region: v.text("region", &body.region, MAX_GROUP_CHARS),
-    };
+    let customer_id = v.optional_uuid("customer_id", body.customer_id.as_deref());
+    let profile = v.take_all(CustomerProfile::parse(&ProfileInput {
+        name: &body.name,
+        email: &body.email,
+        phone: body.phone.as_deref(),
+        segment: &body.segment,
+        region: &body.region,
+    }));
     v.finish()?;
-    Ok(checked)
+    let profile = profile
+        .ok_or_else(|| ApiError::internal("customer profile neither parsed nor refused"))?
+        .into_details();
+    Ok(CheckedDetails {
+        customer_id,
+        name: profile.name,
+        email: profile.email,
+        phone: profile.phone,
+        segment: profile.segment,
+        region: profile.region,
+    })
 }
 
 /// Registers a customer.
@@ -210,7 +221,7 @@ pub struct MinVersion {
 }
 
 /// Reads one customer.
-#[utoipa::path(get, path = "/customers/{id}", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "customer id"), MinVersion),
     responses((status = OK, body = Customer)))]
 #[tracing::instrument(skip_all, fields(customer_id = %id))]
@@ -286,7 +297,7 @@ pub struct ListOrdersParams {
 
 /// Lists a customer's orders, newest first. An unknown customer has no orders (not 404): its
 /// orders may reach the read model before it does.
-#[utoipa::path(get, path = "/customers/{id}/orders", tag = "customers",
+#[utoipa::path(get, path = "/customers/{id}/orders", tag = "customers", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "customer id"), ListOrdersParams),
     responses((status = OK, body = OrderPage)))]
 #[tracing::instrument(skip_all, fields(customer_id = %id))]
@@ -330,24 +341,26 @@ async fn list_customer_orders(
 /// One line of a new order.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrderItem {
-    /// Product code, not blank.
+    /// Product code, not blank, one line.
     pub sku: String,
-    /// Product name, not blank.
+    /// Product name, not blank, one line.
     pub name: String,
-    /// Price of one unit in minor units of the order's currency, at least 0.
+    /// Price of one unit in minor units of the order's currency, 0 to 10^11.
     pub unit_price_minor: i64,
-    /// Number of units, at least 1.
-    pub quantity: u32,
+    /// Number of units, 1 to 10000. (Any integer is read, so an out-of-range one is named as a
+    /// field rather than refused as malformed JSON.)
+    pub quantity: i64,
 }
 
 /// A new order for the customer in the path.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrder {
     /// Optional client-chosen id (UUID); the server picks a UUIDv7 otherwise.
+    #[schema(format = Uuid)]
     pub order_id: Option<String>,
     /// ISO 4217 code of every price, e.g. `EUR`.
     pub currency: String,
-    /// At least one line.
+    /// 1 to 100 lines; the order total (price × quantity, summed) at most 10^15 minor units.
     pub items: Vec<NewOrderItem>,
 }
 
@@ -365,41 +378,30 @@ async fn place_order(
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
     let order_id = v.optional_uuid("order_id", body.order_id.as_deref());
-    let currency = body.currency.trim().to_owned();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        v.add("currency", "must be an ISO 4217 code such as EUR");
-    }
-    if body.items.is_empty() {
-        v.add("items", "must hold at least one item");
-    } else if body.items.len() > MAX_ITEMS {
-        v.add("items", format!("must hold at most {MAX_ITEMS} items"));
-    }
-    let mut items = Vec::with_capacity(body.items.len());
-    for (i, item) in body.items.iter().enumerate() {
-        let sku = v.text(&format!("items[{i}].sku"), &item.sku, MAX_SKU_CHARS);
-        let name = v.text(&format!("items[{i}].name"), &item.name, MAX_ITEM_NAME_CHARS);
-        if item.unit_price_minor < 0 {
-            v.add(
-                format!("items[{i}].unit_price_minor"),
-                "must not be negative",
-            );
-        }
-        if item.quantity == 0 {
-            v.add(format!("items[{i}].quantity"), "must be at least 1");
-        } else if item.quantity > MAX_QUANTITY {
-            v.add(
-                format!("items[{i}].quantity"),
-                format!("must be at most {MAX_QUANTITY}"),
-            );
-        }
-        items.push(cmd::OrderItem {
-            sku,
-            name,
+    let lines: Vec<ItemInput<'_>> = body
+        .items
+        .iter()
+        .map(|item| ItemInput {
+            sku: &item.sku,
+            name: &item.name,
             unit_price_minor: item.unit_price_minor,
             quantity: item.quantity,
-        });
-    }
+        })
+        .collect();
+    let order = v.take_all(PlaceOrderInput::parse(id, &body.currency, &lines));
     v.finish()?;
+    let order = order.ok_or_else(|| ApiError::internal("order neither parsed nor refused"))?;
+    let items = order
+        .items()
+        .iter()
+        .map(|item| cmd::OrderItem {
+            sku: item.sku.as_str().to_owned(),
+            name: item.name.as_str().to_owned(),
+            unit_price_minor: item.unit_price.minor(),
+            quantity: item.quantity.get(),
+        })
+        .collect();
+    let currency = order.currency.as_str().to_owned();
     let request = cmd::PlaceOrderRequest {
         options: reply::options(&headers),
         order_id,

@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct EventFilter {
     /// Only events of this aggregate.
+    #[param(format = Uuid)]
     aggregate_id: Option<String>,
     /// Only events of this kind of aggregate: `post`, `customer` or `order`.
     aggregate_type: Option<String>,

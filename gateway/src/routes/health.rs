@@ -33,7 +33,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Va
 }
 
 async fn check(
-    mut client: tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>,
+    mut client: tonic_health::pb::health_client::HealthClient<crate::backend::Backend>,
 ) -> &'static str {
     let call = client.check(HealthCheckRequest {
         service: String::new(),

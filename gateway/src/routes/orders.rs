@@ -2,7 +2,7 @@
 //! under its customer (`/customers/{id}/orders`).
 
 use axum::{Json, extract::State, response::IntoResponse};
-use cqrsplus_domain::order::MAX_REASON_CHARS;
+use cqrsplus_domain::order::CancelReason;
 use cqrsplus_proto::{command::v1 as cmd, query::v1 as q};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -150,7 +150,7 @@ pub struct OrderPage {
 }
 
 /// Reads one order with its items.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "order id"), MinVersion),
     responses((status = OK, body = Order)))]
 #[tracing::instrument(skip_all, fields(order_id = %id))]
@@ -231,7 +231,7 @@ async fn deliver_order(
 /// Why an order is cancelled.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CancelOrder {
-    /// Not blank, at most 500 characters.
+    /// Not blank, at most 500 characters, no control characters but newline and tab.
     pub reason: String,
 }
 
@@ -248,12 +248,12 @@ async fn cancel_order(
     ApiJson(body): ApiJson<CancelOrder>,
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
-    let reason = v.text("reason", &body.reason, MAX_REASON_CHARS);
+    let reason = v.take(CancelReason::parse(&body.reason));
     v.finish()?;
     let request = cmd::CancelOrderRequest {
         options: reply::options(&headers),
         order_id: id.to_string(),
-        reason,
+        reason: reason.map(CancelReason::into_string).unwrap_or_default(),
     };
     let result = state
         .commands

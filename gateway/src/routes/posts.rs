@@ -2,7 +2,10 @@
 //! tokens), writes to CommandService as the token's subject. No rule of the post lives here.
 
 use axum::{Json, extract::State, response::IntoResponse};
-use cqrsplus_domain::post::{MAX_COMMENT_CHARS, MAX_MESSAGE_CHARS};
+use cqrsplus_domain::{
+    Actor,
+    post::{CommentText as CommentBody, PostMessage},
+};
 use cqrsplus_proto::{command::v1 as cmd, query::v1 as q};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -143,7 +146,7 @@ pub struct ListPostsParams {
 }
 
 /// Lists posts, filtered and sorted, a page at a time. Deleted posts are not listed.
-#[utoipa::path(get, path = "/posts", tag = "posts", params(ListPostsParams),
+#[utoipa::path(get, path = "/posts", tag = "posts", security((), ("bearer" = [])), params(ListPostsParams),
     responses((status = OK, body = PostPage)))]
 #[tracing::instrument(skip_all)]
 async fn list_posts(
@@ -157,10 +160,13 @@ async fn list_posts(
         Some(PostSort::MostLiked) => q::PostSort::MostLiked,
         Some(PostSort::MostCommented) => q::PostSort::MostCommented,
     };
+    let mut v = Violations::new();
+    let author = v.filter("author", params.author.as_deref(), Actor::parse);
+    v.finish()?;
     let message = q::ListPostsRequest {
         page_size: params.page_size.unwrap_or_default(),
         page_token: params.page_token.unwrap_or_default(),
-        author: params.author.filter(|a| !a.trim().is_empty()),
+        author: author.map(Actor::into_string),
         only_with_comments: params.only_with_comments.unwrap_or_default(),
         min_likes: params.min_likes.unwrap_or_default(),
         sort: sort.into(),
@@ -184,8 +190,9 @@ async fn list_posts(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreatePost {
     /// Optional client-chosen id (UUID); the server picks a UUIDv7 otherwise.
+    #[schema(format = Uuid)]
     pub post_id: Option<String>,
-    /// The text: not blank, at most 2000 characters.
+    /// The text: not blank, at most 2000 characters, no control characters but newline and tab.
     pub message: String,
 }
 
@@ -202,12 +209,12 @@ async fn create_post(
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
     let post_id = v.optional_uuid("post_id", body.post_id.as_deref());
-    let message = v.text("message", &body.message, MAX_MESSAGE_CHARS);
+    let message = v.take(PostMessage::parse(&body.message));
     v.finish()?;
     let request = cmd::CreatePostRequest {
         options: reply::options(&headers),
         post_id,
-        message,
+        message: message.map(PostMessage::into_string).unwrap_or_default(),
     };
     let result = state
         .commands
@@ -233,7 +240,7 @@ pub struct GetPostParams {
 }
 
 /// Reads one post. A deleted post is 404.
-#[utoipa::path(get, path = "/posts/{id}", tag = "posts",
+#[utoipa::path(get, path = "/posts/{id}", tag = "posts", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "post id"), GetPostParams),
     responses((status = OK, body = Post, headers(("ETag" = String, description = "the post's version")))))]
 #[tracing::instrument(skip_all, fields(post_id = %id))]
@@ -270,7 +277,7 @@ async fn get_post(
 /// A new message for a post.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EditPost {
-    /// The text: not blank, at most 2000 characters.
+    /// The text: not blank, at most 2000 characters, no control characters but newline and tab.
     pub message: String,
 }
 
@@ -287,12 +294,12 @@ async fn edit_post(
     ApiJson(body): ApiJson<EditPost>,
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
-    let message = v.text("message", &body.message, MAX_MESSAGE_CHARS);
+    let message = v.take(PostMessage::parse(&body.message));
     v.finish()?;
     let request = cmd::EditPostRequest {
         options: reply::options(&headers),
         post_id: id.to_string(),
-        message,
+        message: message.map(PostMessage::into_string).unwrap_or_default(),
     };
     let result = state
         .commands
@@ -392,7 +399,7 @@ pub struct ListCommentsParams {
 }
 
 /// Lists a post's comments, oldest first.
-#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts",
+#[utoipa::path(get, path = "/posts/{id}/comments", tag = "posts", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "post id"), ListCommentsParams),
     responses((status = OK, body = CommentPage)))]
 #[tracing::instrument(skip_all, fields(post_id = %id))]
@@ -427,7 +434,7 @@ async fn list_comments(
 /// A comment's text.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CommentText {
-    /// Not blank, at most 1000 characters.
+    /// Not blank, at most 1000 characters, no control characters but newline and tab.
     pub text: String,
 }
 
@@ -444,12 +451,12 @@ async fn add_comment(
     ApiJson(body): ApiJson<CommentText>,
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
-    let text = v.text("text", &body.text, MAX_COMMENT_CHARS);
+    let text = v.take(CommentBody::parse(&body.text));
     v.finish()?;
     let request = cmd::AddCommentRequest {
         options: reply::options(&headers),
         post_id: id.to_string(),
-        text,
+        text: text.map(CommentBody::into_string).unwrap_or_default(),
     };
     let reply = state
         .commands
@@ -477,13 +484,13 @@ async fn edit_comment(
     ApiJson(body): ApiJson<CommentText>,
 ) -> Result<Accepted, ApiError> {
     let mut v = Violations::new();
-    let text = v.text("text", &body.text, MAX_COMMENT_CHARS);
+    let text = v.take(CommentBody::parse(&body.text));
     v.finish()?;
     let request = cmd::EditCommentRequest {
         options: reply::options(&headers),
         post_id: id.to_string(),
         comment_id: comment_id.to_string(),
-        text,
+        text: text.map(CommentBody::into_string).unwrap_or_default(),
     };
     let result = state
         .commands

@@ -2,6 +2,7 @@
 //! cancelled. Amounts are per currency, never mixed.
 
 use axum::{Json, extract::State};
+use cqrsplus_domain::{Currency, ReportMonth};
 use cqrsplus_proto::query::v1 as q;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -37,22 +38,13 @@ pub struct Period {
 }
 
 impl Period {
+    /// Both bounds parsed by the domain (named after their parameter), in order.
     fn check(&self) -> Result<Option<q::MonthRange>, ApiError> {
         let mut v = Violations::new();
-        for (field, value) in [
-            ("from_month", &self.from_month),
-            ("to_month", &self.to_month),
-        ] {
-            if let Some(month) = value.as_deref().filter(|m| !m.is_empty())
-                && !is_month(month)
-            {
-                v.add(field, "must be a month written YYYY-MM");
-            }
-        }
-        // Months written YYYY-MM order as text does; checked here so the 400 names a parameter.
-        if let (Some(from), Some(to)) = (self.from_month.as_deref(), self.to_month.as_deref())
-            && is_month(from)
-            && is_month(to)
+        let from = v.filter("from_month", self.from_month.as_deref(), ReportMonth::parse);
+        let to = v.filter("to_month", self.to_month.as_deref(), ReportMonth::parse);
+        // Checked here so the 400 names a parameter.
+        if let (Some(from), Some(to)) = (from, to)
             && from > to
         {
             v.add(
@@ -62,18 +54,10 @@ impl Period {
         }
         v.finish()?;
         Ok(Some(q::MonthRange {
-            from_month: self.from_month.clone().unwrap_or_default(),
-            to_month: self.to_month.clone().unwrap_or_default(),
+            from_month: from.map(|m| m.to_string()).unwrap_or_default(),
+            to_month: to.map(|m| m.to_string()).unwrap_or_default(),
         }))
     }
-}
-
-fn is_month(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    bytes.len() == 7
-        && bytes[4] == b'-'
-        && bytes[..4].iter().chain(&bytes[5..]).all(u8::is_ascii_digit)
-        && matches!(value[5..].parse::<u8>(), Ok(1..=12))
 }
 
 /// Sales of one month in one segment and currency.
@@ -95,7 +79,7 @@ pub struct MonthlySales {
 }
 
 /// Revenue, orders and units per month and customer segment.
-#[utoipa::path(get, path = "/reports/monthly-sales", tag = "reports", params(Period),
+#[utoipa::path(get, path = "/reports/monthly-sales", tag = "reports", security((), ("bearer" = [])), params(Period),
     responses((status = OK, body = MonthlySales)))]
 #[tracing::instrument(skip_all)]
 async fn monthly_sales(
@@ -168,7 +152,7 @@ pub struct TopCustomers {
 }
 
 /// The best customers by revenue or number of orders.
-#[utoipa::path(get, path = "/reports/top-customers", tag = "reports", params(TopCustomersParams),
+#[utoipa::path(get, path = "/reports/top-customers", tag = "reports", security((), ("bearer" = [])), params(TopCustomersParams),
     responses((status = OK, body = TopCustomers)))]
 #[tracing::instrument(skip_all)]
 async fn top_customers(
@@ -180,10 +164,17 @@ async fn top_customers(
         None | Some(CustomerRanking::Revenue) => q::CustomerRanking::Revenue,
         Some(CustomerRanking::OrderCount) => q::CustomerRanking::OrderCount,
     };
+    let mut v = Violations::new();
+    // The filter is case-insensitive (query-service compares in upper case); its shape is the
+    // domain's.
+    let currency = v.filter("currency", params.currency.as_deref(), |c| {
+        Currency::parse(&c.to_ascii_uppercase())
+    });
+    v.finish()?;
     let message = q::TopCustomersRequest {
         by: by.into(),
         limit: params.limit.unwrap_or_default(),
-        currency: params.currency.unwrap_or_default().trim().to_owned(),
+        currency: currency.map(|c| c.as_str().to_owned()).unwrap_or_default(),
     };
     let reply = state
         .queries
@@ -242,7 +233,7 @@ pub struct RepeatCustomers {
 }
 
 /// How many of the customers who ordered in the last six months ordered more than once.
-#[utoipa::path(get, path = "/reports/repeat-customers", tag = "reports", params(LimitParams),
+#[utoipa::path(get, path = "/reports/repeat-customers", tag = "reports", security((), ("bearer" = [])), params(LimitParams),
     responses((status = OK, body = RepeatCustomers)))]
 #[tracing::instrument(skip_all)]
 async fn repeat_customers(
@@ -296,7 +287,7 @@ pub struct SalesByRegion {
 }
 
 /// Revenue, orders and customers per sales region.
-#[utoipa::path(get, path = "/reports/sales-by-region", tag = "reports", params(Period),
+#[utoipa::path(get, path = "/reports/sales-by-region", tag = "reports", security((), ("bearer" = [])), params(Period),
     responses((status = OK, body = SalesByRegion)))]
 #[tracing::instrument(skip_all)]
 async fn sales_by_region(
@@ -369,7 +360,7 @@ pub struct ProductPerformance {
 }
 
 /// The best products in a period by revenue, orders or units.
-#[utoipa::path(get, path = "/reports/product-performance", tag = "reports", params(ProductParams),
+#[utoipa::path(get, path = "/reports/product-performance", tag = "reports", security((), ("bearer" = [])), params(ProductParams),
     responses((status = OK, body = ProductPerformance)))]
 #[tracing::instrument(skip_all)]
 async fn product_performance(
@@ -419,6 +410,7 @@ async fn product_performance(
 #[into_params(parameter_in = Query)]
 pub struct PriceGroupParams {
     /// Only this customer.
+    #[param(format = Uuid)]
     customer_id: Option<String>,
     /// Customers per page, default 20, at most 100.
     page_size: Option<u32>,
@@ -446,7 +438,7 @@ pub struct PriceGroupPage {
 }
 
 /// Per customer, how many units were bought in each price group.
-#[utoipa::path(get, path = "/reports/items-by-price-group", tag = "reports", params(PriceGroupParams),
+#[utoipa::path(get, path = "/reports/items-by-price-group", tag = "reports", security((), ("bearer" = [])), params(PriceGroupParams),
     responses((status = OK, body = PriceGroupPage)))]
 #[tracing::instrument(skip_all)]
 async fn items_by_price_group(
@@ -484,19 +476,4 @@ async fn items_by_price_group(
         next_page_token: reply.next_page_token,
         total_size: reply.total_size,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_are_yyyy_mm() {
-        assert!(is_month("2025-01"));
-        assert!(is_month("2025-12"));
-        assert!(!is_month("2025-13"));
-        assert!(!is_month("2025-1"));
-        assert!(!is_month("25-01-01"));
-        assert!(!is_month("2025/01"));
-    }
 }

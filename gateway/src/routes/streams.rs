@@ -52,7 +52,7 @@ pub struct Stream {
 }
 
 /// Reads one aggregate's history from the event store.
-#[utoipa::path(get, path = "/streams/{id}/events", tag = "history",
+#[utoipa::path(get, path = "/streams/{id}/events", tag = "history", security((), ("bearer" = [])),
     params(("id" = Uuid, Path, description = "aggregate id (post, customer or order)"), StreamParams),
     responses((status = OK, body = Stream)))]
 #[tracing::instrument(skip_all, fields(aggregate_id = %id))]

@@ -211,3 +211,43 @@ impl Gateway {
             .await
     }
 }
+
+/// A gRPC server that answers every call, whatever the service and method, with the status
+/// `answer` makes: the failures real services do not produce on demand. Serves on `listener`
+/// until the test ends.
+pub fn serve_stub(listener: tokio::net::TcpListener, answer: fn() -> tonic::Status) {
+    let answer = move || async move { answer().into_http::<axum::body::Body>() };
+    let routes = tonic::service::Routes::from(Router::new().fallback(answer));
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+    );
+}
+
+/// [`serve_stub`] on a port of its own; returns its URL.
+pub async fn stub_backend(answer: fn() -> tonic::Status) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    serve_stub(listener, answer);
+    url
+}
+
+/// A server that accepts connections and never answers anything on them (a frozen process);
+/// returns its URL.
+pub async fn silent_backend() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        // Held, not dropped: a closed connection would be an answer.
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    url
+}

@@ -2,6 +2,7 @@
 //!
 //! Only behaviour that real MongoDB documents is relied on (error code 11000 for a duplicate key,
 //! `ping`), so the same code runs against the local wire-compatible server and the official image.
+//! Must not know about the event store's documents.
 
 use std::time::Duration;
 
@@ -12,25 +13,45 @@ use mongodb::{
     options::ClientOptions,
 };
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// MongoDB's code for a unique index violation.
 const DUPLICATE_KEY: i32 = 11000;
 
+/// The driver's own waits: how long to look for a usable server, and how long to open a
+/// connection. (Whole operations are bounded by the event store's operation timeout.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionOptions {
+    pub server_selection_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectionOptions {
+    fn default() -> Self {
+        Self {
+            server_selection_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 /// Connects and pings, so a wrong URI or a stopped server fails start-up with a clear message
-/// instead of the first command.
-pub async fn connect(uri: &str, database: &str) -> Result<Database, StoreError> {
+/// instead of the first command. A timeout set in the URI wins over `timeouts`.
+pub async fn connect(
+    uri: &str,
+    database: &str,
+    timeouts: ConnectionOptions,
+) -> Result<Database, StoreError> {
     let mut options = ClientOptions::parse(uri)
         .await
         .map_err(|e| StoreError::Internal(format!("invalid MongoDB URI: {e}")))?;
     options.app_name = Some("command-service".to_owned());
-    // Short defaults so a stopped server fails fast; a timeout set in the URI wins.
     options
         .server_selection_timeout
-        .get_or_insert(Duration::from_secs(5));
+        .get_or_insert(timeouts.server_selection_timeout);
     options
         .connect_timeout
-        .get_or_insert(Duration::from_secs(5));
+        .get_or_insert(timeouts.connect_timeout);
     let client = Client::with_options(options).map_err(|e| classify(e, "client"))?;
     let db = client.database(database);
     db.run_command(doc! { "ping": 1 })

@@ -1,4 +1,4 @@
-//! The operations on the MongoDB event store.
+//! The MongoDB event store (`MongoEventStore`) and its connection (`connection`).
 //!
 //! Invariants kept here:
 //! - versions are 1-based and dense per stream: a commit appends `first_version = loaded + 1`,
@@ -10,14 +10,25 @@
 //!   n+1 of a stream always sorts after version n, whatever the clocks of the instances do, and
 //!   an append costs one insert and no round trip to a shared counter (a hot spot every command
 //!   would queue on). Two instances drawing the same microsecond collide on `_id`; the loser
-//!   draws again.
+//!   draws again;
+//! - every operation is bounded by the operation timeout: a server that stops answering (frozen,
+//!   partitioned) becomes `StoreError::Unavailable` within it, never a call that hangs until the
+//!   caller's own deadline.
+//!
+//! Must not depend on gRPC types or on the application layer.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicI64, Ordering},
+mod connection;
+
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+    time::Duration,
 };
 
-use cqrsplus_domain::{Aggregate, DomainEvent, EventEnvelope};
+use cqrsplus_domain::Aggregate;
 use futures::TryStreamExt;
 use mongodb::{
     Collection, Database, IndexModel,
@@ -27,89 +38,44 @@ use mongodb::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use connection::{ConnectionOptions, classify, connect};
+
 use super::{
-    StoreError,
+    Appended, EventStore, Loaded, NewCommit, StoreError, StreamEnd, StreamRead,
     commit::{
         COMMITS, CommitDocument, EMAIL_RESERVATIONS, EmailReservation, SNAPSHOTS, SnapshotDocument,
         StoredEvent, lenient_i64, millis, to_i64,
     },
-    mongo::classify,
+    ensure_type, fold_commit, snapshot_due, stream_read,
 };
 
-/// An aggregate as loaded: its state and the version it is at (0 = no events yet).
-#[derive(Debug, Clone)]
-pub struct Loaded<A> {
-    pub state: A,
-    pub version: u64,
-    /// The store position of the commit that brought it to `version` (0 = none, or unknown
-    /// for a snapshot written before snapshots kept it); the next commit is placed after it.
-    pub position: i64,
-}
-
-/// What a command wants to append.
-#[derive(Debug, Clone)]
-pub struct NewCommit {
-    pub stream_id: Uuid,
-    pub aggregate_type: &'static str,
-    /// The version the command was decided against; the events get the versions after it.
-    pub expected_version: u64,
-    /// The position of the stream's commit at `expected_version` (`Loaded::position`; 0 when
-    /// unknown): the new commit is placed after it.
-    pub after_position: i64,
-    pub command_id: Uuid,
-    /// Envelopes with versions expected_version + 1, + 2, ...
-    pub events: Vec<EventEnvelope>,
-    pub committed_at: OffsetDateTime,
-}
-
-/// A successful append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    pub position: i64,
-    pub last_version: u64,
-}
-
-/// Where reading a stream stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// Everything there is.
-    Latest,
-    /// Up to and including this version.
-    Version(u64),
-    /// The events that had occurred at this time (inclusive).
-    AsOf(OffsetDateTime),
-}
-
-/// What `read_stream` found.
-#[derive(Debug, Clone)]
-pub struct StreamRead {
-    pub aggregate_type: String,
-    /// The events up to the requested end.
-    pub events: Vec<EventEnvelope>,
-    /// The stream's latest version, whatever the requested end.
-    pub current_version: u64,
-}
+/// How long one store operation may take when nobody configured it (the service's config does).
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The MongoDB event store of one database.
 #[derive(Clone)]
-pub struct EventStore {
+pub struct MongoEventStore {
     commits: Collection<CommitDocument>,
     snapshots: Collection<SnapshotDocument>,
     reservations: Collection<EmailReservation>,
     snapshot_every: u64,
+    /// The longest one operation (with its retries inside the driver) may take.
+    operation_timeout: Duration,
     /// The last position this process issued; positions never go back, even if the clock does.
     last_position: Arc<AtomicI64>,
 }
 
-impl EventStore {
+impl MongoEventStore {
     /// Opens the store and creates its indexes (idempotent). `snapshot_every` = 0 disables
-    /// snapshots.
+    /// snapshots. Operations time out after [`DEFAULT_OPERATION_TIMEOUT`] unless
+    /// [`Self::with_operation_timeout`] says otherwise.
     pub async fn open(db: &Database, snapshot_every: u64) -> Result<Self, StoreError> {
         let store = Self {
             commits: db.collection(COMMITS),
             snapshots: db.collection(SNAPSHOTS),
             reservations: db.collection(EMAIL_RESERVATIONS),
             snapshot_every,
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
             last_position: Arc::new(AtomicI64::new(0)),
         };
         let unique = || IndexOptions::builder().unique(true).build();
@@ -143,22 +109,39 @@ impl EventStore {
         Ok(store)
     }
 
+    /// The same store with another operation timeout.
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> Self {
+        self.operation_timeout = timeout;
+        self
+    }
+
     /// The commits collection, for the outbox relay.
     pub fn commits(&self) -> &Collection<CommitDocument> {
         &self.commits
     }
 
-    /// Loads an aggregate: the latest readable snapshot, then the commits after it.
-    pub async fn load<A: Aggregate>(&self, id: Uuid) -> Result<Loaded<A>, StoreError> {
+    /// Runs one operation within the operation timeout. Dropping the driver's future on timeout
+    /// discards its connection, so a late answer cannot be mistaken for another request's.
+    async fn bounded<T>(
+        &self,
+        what: &'static str,
+        operation: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.operation_timeout, operation).await {
+            Ok(done) => done,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "{what} got no answer within {:?}",
+                self.operation_timeout
+            ))),
+        }
+    }
+
+    async fn load_unbounded<A: Aggregate>(&self, id: Uuid) -> Result<Loaded<A>, StoreError> {
         let stream_id = id.to_string();
         let mut loaded = self
             .latest_snapshot::<A>(&stream_id)
             .await?
-            .unwrap_or(Loaded {
-                state: A::default(),
-                version: 0,
-                position: 0,
-            });
+            .unwrap_or_else(Loaded::empty);
         let mut cursor = self
             .commits
             .find(doc! { "stream_id": &stream_id, "last_version": { "$gt": to_i64(loaded.version)? } })
@@ -166,24 +149,7 @@ impl EventStore {
             .await
             .map_err(|e| classify(e, COMMITS))?;
         while let Some(commit) = cursor.try_next().await.map_err(|e| classify(e, COMMITS))? {
-            ensure_type::<A>(&commit.aggregate_type, &stream_id)?;
-            for stored in &commit.events {
-                let version = u64::try_from(stored.version)
-                    .map_err(|_| StoreError::Corrupt(format!("negative version in {stream_id}")))?;
-                if version <= loaded.version {
-                    continue;
-                }
-                if version != loaded.version + 1 {
-                    return Err(StoreError::Corrupt(format!(
-                        "stream {stream_id} jumps from version {} to {version}",
-                        loaded.version
-                    )));
-                }
-                let event: A::Event = decode(stored)?;
-                loaded.state.apply(&event);
-                loaded.version = version;
-            }
-            loaded.position = loaded.position.max(commit.position);
+            fold_commit(&mut loaded, &commit, &stream_id)?;
         }
         Ok(loaded)
     }
@@ -220,9 +186,7 @@ impl EventStore {
         }
     }
 
-    /// Appends one commit. Errors: `Conflict` when another writer appended that version first,
-    /// `CommandAlreadyApplied` when the command id is already in the store.
-    pub async fn append(&self, commit: NewCommit) -> Result<Appended, StoreError> {
+    async fn append_unbounded(&self, commit: NewCommit) -> Result<Appended, StoreError> {
         // A position clash needs two writers in the same microsecond; a third in a row would
         // mean something else is wrong.
         const POSITION_ATTEMPTS: usize = 3;
@@ -281,7 +245,7 @@ impl EventStore {
     /// appended first) or the position (someone drew the same microsecond). Index names are not
     /// reliable across servers, so look.
     async fn explain_duplicate(&self, document: &CommitDocument) -> StoreError {
-        match self.commit_by_command_id(&document.command_id).await {
+        match self.find_command(&document.command_id).await {
             Ok(Some(existing)) => StoreError::CommandAlreadyApplied(Box::new(existing)),
             Ok(None) => match self.stream_version(&document.stream_id).await {
                 Ok(current_version) if current_version >= to_u64(document.first_version) => {
@@ -311,11 +275,7 @@ impl EventStore {
         next(previous)
     }
 
-    /// The commit a command id produced, if any.
-    pub async fn commit_by_command_id(
-        &self,
-        command_id: &str,
-    ) -> Result<Option<CommitDocument>, StoreError> {
+    async fn find_command(&self, command_id: &str) -> Result<Option<CommitDocument>, StoreError> {
         self.commits
             .find_one(doc! { "command_id": command_id })
             .await
@@ -325,102 +285,15 @@ impl EventStore {
     /// The stream's latest version (0 when it has no commits).
     pub async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
         let last = self
-            .commits
-            .find_one(doc! { "stream_id": stream_id })
-            .sort(doc! { "first_version": -1 })
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
+            .bounded("reading a stream version", async {
+                self.commits
+                    .find_one(doc! { "stream_id": stream_id })
+                    .sort(doc! { "first_version": -1 })
+                    .await
+                    .map_err(|e| classify(e, COMMITS))
+            })
+            .await?;
         Ok(last.map_or(0, |c| u64::try_from(c.last_version).unwrap_or(0)))
-    }
-
-    /// Writes a snapshot when the commit crossed a multiple of `snapshot_every`. Best effort:
-    /// a lost snapshot only makes the next load fold more events.
-    pub async fn maybe_snapshot<A: Aggregate>(
-        &self,
-        id: Uuid,
-        state: &A,
-        first_version: u64,
-        appended: Appended,
-        now: OffsetDateTime,
-    ) {
-        let last_version = appended.last_version;
-        let every = self.snapshot_every;
-        if every == 0 || (first_version - 1) / every == last_version / every {
-            return;
-        }
-        let result = async {
-            let document = SnapshotDocument {
-                id: format!("{id}:{last_version}"),
-                stream_id: id.to_string(),
-                aggregate_type: A::TYPE.to_owned(),
-                version: to_i64(last_version)?,
-                position: appended.position,
-                state: serde_json::to_string(state)
-                    .map_err(|e| StoreError::Internal(format!("snapshot state: {e}")))?,
-                taken_at: DateTime::from_millis(millis(now)),
-            };
-            self.snapshots
-                .insert_one(&document)
-                .await
-                .map_err(|e| classify(e, SNAPSHOTS))
-        }
-        .await;
-        match result {
-            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
-            Err(e) => tracing::warn!(stream_id = %id, error = %e, "snapshot not written"),
-        }
-    }
-
-    /// One stream's events from version 1 up to `end`, in version order (None: no such stream).
-    pub async fn read_stream(
-        &self,
-        id: Uuid,
-        end: StreamEnd,
-    ) -> Result<Option<StreamRead>, StoreError> {
-        let stream_id = id.to_string();
-        let commits: Vec<CommitDocument> = self
-            .commits
-            .find(doc! { "stream_id": &stream_id })
-            .sort(doc! { "first_version": 1 })
-            .await
-            .map_err(|e| classify(e, COMMITS))?
-            .try_collect()
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
-        let Some(aggregate_type) = commits.first().map(|c| c.aggregate_type.clone()) else {
-            return Ok(None);
-        };
-        let mut events = Vec::new();
-        for commit in &commits {
-            for envelope in commit.envelopes()? {
-                let included = match end {
-                    StreamEnd::Latest => true,
-                    StreamEnd::Version(v) => envelope.version <= v,
-                    StreamEnd::AsOf(t) => envelope.occurred_at <= t,
-                };
-                if included {
-                    events.push(envelope);
-                }
-            }
-        }
-        let current_version = commits
-            .last()
-            .map_or(0, |c| u64::try_from(c.last_version).unwrap_or(0));
-        Ok(Some(StreamRead {
-            aggregate_type,
-            events,
-            current_version,
-        }))
-    }
-
-    /// Up to `limit` commits after `after_position`, in store order.
-    pub async fn read_all(
-        &self,
-        after_position: i64,
-        limit: i64,
-    ) -> Result<Vec<CommitDocument>, StoreError> {
-        self.in_store_order(doc! { "position": { "$gt": after_position } }, limit)
-            .await
     }
 
     /// The oldest `limit` commits not yet dispatched, in store order, leaving out the positions
@@ -435,19 +308,23 @@ impl EventStore {
         } else {
             doc! { "dispatched": false, "_id": { "$nin": except } }
         };
-        self.in_store_order(filter, limit).await
+        self.bounded("reading the outbox", self.in_store_order(filter, limit))
+            .await
     }
 
     /// Marks the commits at `positions` dispatched; returns how many matched.
     pub async fn mark_dispatched(&self, positions: Vec<i64>) -> Result<u64, StoreError> {
         let marked = self
-            .commits
-            .update_many(
-                doc! { "_id": { "$in": positions }, "dispatched": false },
-                doc! { "$set": { "dispatched": true } },
-            )
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
+            .bounded("marking commits dispatched", async {
+                self.commits
+                    .update_many(
+                        doc! { "_id": { "$in": positions }, "dispatched": false },
+                        doc! { "$set": { "dispatched": true } },
+                    )
+                    .await
+                    .map_err(|e| classify(e, COMMITS))
+            })
+            .await?;
         Ok(marked.matched_count)
     }
 
@@ -457,12 +334,17 @@ impl EventStore {
     pub async fn undispatched_count(&self) -> Result<u64, StoreError> {
         let namespace = self.commits.namespace();
         let reply = self
-            .commits
-            .client()
-            .database(&namespace.db)
-            .run_command(doc! { "count": &namespace.coll, "query": { "dispatched": false } })
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
+            .bounded("counting the outbox", async {
+                self.commits
+                    .client()
+                    .database(&namespace.db)
+                    .run_command(
+                        doc! { "count": &namespace.coll, "query": { "dispatched": false } },
+                    )
+                    .await
+                    .map_err(|e| classify(e, COMMITS))
+            })
+            .await?;
         lenient_i64(reply.get("n"))
             .and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| StoreError::Corrupt(format!("count answered {reply:?}")))
@@ -484,26 +366,132 @@ impl EventStore {
             .map_err(|e| classify(e, COMMITS))
     }
 
-    /// How many commits the store holds (for progress reporting).
-    pub async fn commit_count(&self) -> Result<u64, StoreError> {
-        self.commits
-            .count_documents(doc! {})
+    async fn email_holder_unbounded(&self, email: &str) -> Result<Option<Uuid>, StoreError> {
+        let found = self
+            .reservations
+            .find_one(doc! { "_id": email })
             .await
-            .map_err(|e| classify(e, COMMITS))
+            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+        Ok(found.and_then(|r| Uuid::parse_str(&r.customer_id).ok()))
+    }
+}
+
+impl EventStore for MongoEventStore {
+    async fn load<A: Aggregate>(&self, id: Uuid) -> Result<Loaded<A>, StoreError> {
+        self.bounded("loading an aggregate", self.load_unbounded(id))
+            .await
     }
 
-    /// How many events the store holds: the sum of every commit's version span.
-    pub async fn event_count(&self) -> Result<u64, StoreError> {
+    async fn append(&self, commit: NewCommit) -> Result<Appended, StoreError> {
+        self.bounded("appending a commit", self.append_unbounded(commit))
+            .await
+    }
+
+    async fn commit_by_command_id(
+        &self,
+        command_id: Uuid,
+    ) -> Result<Option<CommitDocument>, StoreError> {
+        let command_id = command_id.to_string();
+        self.bounded("looking up a command id", self.find_command(&command_id))
+            .await
+    }
+
+    async fn maybe_snapshot<A: Aggregate>(
+        &self,
+        id: Uuid,
+        state: &A,
+        first_version: u64,
+        appended: Appended,
+        now: OffsetDateTime,
+    ) {
+        let last_version = appended.last_version;
+        if !snapshot_due(self.snapshot_every, first_version, last_version) {
+            return;
+        }
+        let result = self
+            .bounded("writing a snapshot", async {
+                let document = SnapshotDocument {
+                    id: format!("{id}:{last_version}"),
+                    stream_id: id.to_string(),
+                    aggregate_type: A::TYPE.to_owned(),
+                    version: to_i64(last_version)?,
+                    position: appended.position,
+                    state: serde_json::to_string(state)
+                        .map_err(|e| StoreError::Internal(format!("snapshot state: {e}")))?,
+                    taken_at: DateTime::from_millis(millis(now)),
+                };
+                self.snapshots
+                    .insert_one(&document)
+                    .await
+                    .map_err(|e| classify(e, SNAPSHOTS))
+            })
+            .await;
+        match result {
+            Ok(_) | Err(StoreError::Duplicate { .. }) => {}
+            Err(e) => tracing::warn!(stream_id = %id, error = %e, "snapshot not written"),
+        }
+    }
+
+    async fn read_stream(
+        &self,
+        id: Uuid,
+        end: StreamEnd,
+    ) -> Result<Option<StreamRead>, StoreError> {
+        let stream_id = id.to_string();
+        let commits: Vec<CommitDocument> = self
+            .bounded("reading a stream", async {
+                self.commits
+                    .find(doc! { "stream_id": &stream_id })
+                    .sort(doc! { "first_version": 1 })
+                    .await
+                    .map_err(|e| classify(e, COMMITS))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| classify(e, COMMITS))
+            })
+            .await?;
+        stream_read(&commits, end)
+    }
+
+    async fn read_all(
+        &self,
+        after_position: i64,
+        limit: i64,
+    ) -> Result<Vec<CommitDocument>, StoreError> {
+        self.bounded(
+            "reading the store",
+            self.in_store_order(doc! { "position": { "$gt": after_position } }, limit),
+        )
+        .await
+    }
+
+    async fn commit_count(&self) -> Result<u64, StoreError> {
+        self.bounded("counting commits", async {
+            self.commits
+                .count_documents(doc! {})
+                .await
+                .map_err(|e| classify(e, COMMITS))
+        })
+        .await
+    }
+
+    /// The sum of every commit's version span.
+    async fn event_count(&self) -> Result<u64, StoreError> {
         let pipeline = [doc! { "$group": {
             "_id": null,
             "n": { "$sum": { "$add": [{ "$subtract": ["$last_version", "$first_version"] }, 1] } },
         } }];
-        let mut cursor = self
-            .commits
-            .aggregate(pipeline)
-            .await
-            .map_err(|e| classify(e, COMMITS))?;
-        let Some(row) = cursor.try_next().await.map_err(|e| classify(e, COMMITS))? else {
+        let row = self
+            .bounded("counting events", async {
+                let mut cursor = self
+                    .commits
+                    .aggregate(pipeline)
+                    .await
+                    .map_err(|e| classify(e, COMMITS))?;
+                cursor.try_next().await.map_err(|e| classify(e, COMMITS))
+            })
+            .await?;
+        let Some(row) = row else {
             return Ok(0);
         };
         lenient_i64(row.get("n"))
@@ -513,86 +501,66 @@ impl EventStore {
             })
     }
 
-    /// Reserves a normalized email for a customer. Idempotent for the same customer;
-    /// `EmailTaken` names a reservation held by another one.
-    pub async fn reserve_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
+    async fn reserve_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
         let reservation = EmailReservation {
             email: email.to_owned(),
             customer_id: customer_id.to_string(),
             reserved_at: DateTime::now(),
         };
-        match self.reservations.insert_one(&reservation).await {
-            Ok(_) => Ok(()),
-            Err(e) => match classify(e, EMAIL_RESERVATIONS) {
-                StoreError::Duplicate { .. } => match self.email_holder(email).await? {
-                    Some(holder) if holder == customer_id => Ok(()),
-                    _ => Err(StoreError::EmailTaken {
-                        email: email.to_owned(),
-                    }),
+        self.bounded("reserving an email", async {
+            match self.reservations.insert_one(&reservation).await {
+                Ok(_) => Ok(()),
+                Err(e) => match classify(e, EMAIL_RESERVATIONS) {
+                    StoreError::Duplicate { .. } => {
+                        match self.email_holder_unbounded(email).await? {
+                            Some(holder) if holder == customer_id => Ok(()),
+                            _ => Err(StoreError::EmailTaken {
+                                email: email.to_owned(),
+                            }),
+                        }
+                    }
+                    other => Err(other),
                 },
-                other => Err(other),
-            },
-        }
+            }
+        })
+        .await
     }
 
-    /// The customer holding a reservation, if any.
-    pub async fn email_holder(&self, email: &str) -> Result<Option<Uuid>, StoreError> {
-        let found = self
-            .reservations
-            .find_one(doc! { "_id": email })
-            .await
-            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
-        Ok(found.and_then(|r| Uuid::parse_str(&r.customer_id).ok()))
+    async fn email_holder(&self, email: &str) -> Result<Option<Uuid>, StoreError> {
+        self.bounded(
+            "reading an email reservation",
+            self.email_holder_unbounded(email),
+        )
+        .await
     }
 
-    /// Moves a reservation from `from` to `to`, only if `from` still holds it (used to reclaim
-    /// a reservation whose customer never committed or has since changed email).
-    pub async fn take_over_email(
-        &self,
-        email: &str,
-        from: Uuid,
-        to: Uuid,
-    ) -> Result<bool, StoreError> {
+    async fn take_over_email(&self, email: &str, from: Uuid, to: Uuid) -> Result<bool, StoreError> {
         let result = self
-            .reservations
-            .update_one(
-                doc! { "_id": email, "customer_id": from.to_string() },
-                doc! { "$set": { "customer_id": to.to_string(), "reserved_at": DateTime::now() } },
-            )
-            .await
-            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+            .bounded("taking over an email reservation", async {
+                self.reservations
+                    .update_one(
+                        doc! { "_id": email, "customer_id": from.to_string() },
+                        doc! { "$set": { "customer_id": to.to_string(), "reserved_at": DateTime::now() } },
+                    )
+                    .await
+                    .map_err(|e| classify(e, EMAIL_RESERVATIONS))
+            })
+            .await?;
         Ok(result.modified_count == 1)
     }
 
-    /// Releases a reservation, only if `customer_id` holds it.
-    pub async fn release_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
-        self.reservations
-            .delete_one(doc! { "_id": email, "customer_id": customer_id.to_string() })
-            .await
-            .map_err(|e| classify(e, EMAIL_RESERVATIONS))?;
+    async fn release_email(&self, email: &str, customer_id: Uuid) -> Result<(), StoreError> {
+        self.bounded("releasing an email reservation", async {
+            self.reservations
+                .delete_one(doc! { "_id": email, "customer_id": customer_id.to_string() })
+                .await
+                .map_err(|e| classify(e, EMAIL_RESERVATIONS))
+        })
+        .await?;
         Ok(())
     }
 }
 
 fn to_u64(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
-}
-
-fn ensure_type<A: Aggregate>(stored: &str, stream_id: &str) -> Result<(), StoreError> {
-    if stored == A::TYPE {
-        Ok(())
-    } else {
-        Err(StoreError::WrongType {
-            stream_id: stream_id.to_owned(),
-            expected: A::TYPE,
-            actual: stored.to_owned(),
-        })
-    }
-}
-
-fn decode<E: DomainEvent>(stored: &StoredEvent) -> Result<E, StoreError> {
-    stored
-        .to_envelope()?
-        .decode::<E>()
-        .map_err(|e| StoreError::Corrupt(format!("event {}: {e}", stored.event_id)))
 }
