@@ -291,3 +291,34 @@ impl QueryAdmin for AdminApi {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_reason_is_required_bounded_and_printable() {
+        assert_eq!(
+            skip_reason("  replayed by hand\n(ticket 42)\t ").ok(),
+            Some("replayed by hand\n(ticket 42)".to_owned())
+        );
+        for bad in [
+            String::new(),
+            " \n ".to_owned(),
+            "nul \0 inside".to_owned(),
+            "bell \u{7}".to_owned(),
+            "x".repeat(dead_letters::MAX_REASON_CHARS + 1),
+        ] {
+            assert!(
+                matches!(
+                    skip_reason(&bad),
+                    Err(ServiceError::InvalidArgument {
+                        field: "reason",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -225,3 +225,63 @@ async fn replay_compares_event_ids_not_versions_alone() {
     let (_, total) = dead_letters::list(&pool, None, 100).await.unwrap();
     assert_eq!(total, 0);
 }
+
+#[tokio::test]
+async fn the_admin_rpc_skips_with_the_callers_name_and_reason() {
+    use cqrsplus_proto::query::v1::{self as pb, query_admin_server::QueryAdmin};
+    use query_service::{admin::AdminApi, rebuild::Rebuild};
+
+    let (projector, pool) = projector().await;
+    let mut post = Stream::new("post");
+    let v1 = post.next(0, created("alice", "hello"));
+    let v2 = broken_like(&mut post, 1);
+    projector
+        .apply(&[delivered(&v1), delivered(&v2)])
+        .await
+        .unwrap();
+    let id = letter_of(&pool, v2.event_id).await;
+    let api = AdminApi::new(
+        projector.clone(),
+        Rebuild {
+            database_url: String::new(),
+            command_service_url: String::new(),
+            batch_size: 1,
+        },
+    );
+    let request = |reason: &str| {
+        tonic::Request::new(pb::SkipDeadLetterRequest {
+            dead_letter_id: id.to_string(),
+            reason: reason.into(),
+        })
+    };
+
+    let anonymous = api.skip_dead_letter(request("why")).await.unwrap_err();
+    assert_eq!(anonymous.code(), tonic::Code::Unauthenticated);
+    let mut blank = request("  ");
+    blank
+        .metadata_mut()
+        .insert("x-actor", "root".parse().unwrap());
+    let blank = api.skip_dead_letter(blank).await.unwrap_err();
+    assert_eq!(blank.code(), tonic::Code::InvalidArgument);
+
+    let mut ok = request("client bug, fixed in 2.0");
+    ok.metadata_mut().insert("x-actor", "root".parse().unwrap());
+    let reply = api.skip_dead_letter(ok).await.expect("skip").into_inner();
+    assert_eq!(reply.dead_letter_id, id.to_string());
+    assert_eq!(reply.resolved_by, "root");
+    assert_eq!(reply.reason, "client bug, fixed in 2.0");
+    assert!(reply.checkpoint_advanced && reply.resolved_at.is_some());
+
+    let listed = api
+        .list_dead_letters(tonic::Request::new(pb::ListDeadLettersRequest::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.total_size, 0);
+    let mut again = request("twice");
+    again
+        .metadata_mut()
+        .insert("x-actor", "root".parse().unwrap());
+    let again = api.skip_dead_letter(again).await.unwrap_err();
+    assert_eq!(again.code(), tonic::Code::NotFound);
+}
