@@ -46,6 +46,7 @@ async fn the_openapi_document_describes_every_route_from_the_handlers() {
         ("/api/v1/events", &["get"]),
         ("/api/v1/admin/dead-letters", &["get"]),
         ("/api/v1/admin/dead-letters/replay", &["post"]),
+        ("/api/v1/admin/dead-letters/{id}/skip", &["post"]),
         ("/api/v1/admin/rebuilds", &["post"]),
         ("/api/v1/admin/rebuilds/latest", &["get"]),
         ("/api/v1/admin/rebuilds/{id}", &["get"]),

@@ -1080,6 +1080,11 @@ async fn admin_routes_refuse_anonymous_callers_and_non_admins_before_any_call() 
             "/api/v1/admin/dead-letters/replay",
             Some(json!({ "all": true })),
         ),
+        (
+            Method::POST,
+            "/api/v1/admin/dead-letters/1/skip",
+            Some(json!({ "reason": "junk" })),
+        ),
         (Method::POST, "/api/v1/admin/rebuilds", None),
         (Method::GET, "/api/v1/admin/rebuilds/latest", None),
         (
@@ -1264,6 +1269,47 @@ async fn parked_events_are_listed_a_page_at_a_time_and_replayed_by_id() {
         &replay(json!({ "dead_letter_ids": ["abc"] })).await,
         "dead_letter_ids",
     );
+
+    // An admin resolves one for good: skipped with a reason, recorded, gone from the list.
+    let skip = |id: String, body: Value| {
+        let (gw, admin) = (gw.clone(), admin.clone());
+        async move {
+            gw.call(
+                Method::POST,
+                &format!("/api/v1/admin/dead-letters/{id}/skip"),
+                Some(&admin),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    assert_invalid_field(&skip(one.clone(), json!({ "reason": " " })).await, "reason");
+    assert_invalid_field(
+        &skip(one.clone(), json!({ "reason": "bad\u{0}reason" })).await,
+        "reason",
+    );
+    let reply = skip(
+        one.clone(),
+        json!({ "reason": "junk from a test producer" }),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let skipped = reply.json();
+    assert_eq!(skipped["dead_letter_id"], one.as_str());
+    assert_eq!(skipped["resolved_by"], "root");
+    assert_eq!(skipped["reason"], "junk from a test producer");
+    assert!(
+        skipped["resolved_at"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    let page = list("").await;
+    assert_eq!(page["total_size"], 1, "{page}");
+    assert_eq!(page["dead_letters"][0]["dead_letter_id"], two.as_str());
+    skip(one, json!({ "reason": "again" }))
+        .await
+        .assert_error(404, "not_found");
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_dead_letters))
         .routes(routes!(replay_dead_letters))
+        .routes(routes!(skip_dead_letter))
         .routes(routes!(start_rebuild))
         .routes(routes!(latest_rebuild))
         .routes(routes!(get_rebuild))
@@ -153,6 +154,60 @@ async fn replay_dead_letters(
         replayed_count: reply.replayed_count,
         failed_count: reply.failed_count,
         failed_ids: reply.failed_ids,
+    }))
+}
+
+/// Why a parked event is resolved without being applied. The reason is checked by query-service
+/// (required, at most 1000 characters, no control characters but newline and tab).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Skip {
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
+/// A dead letter resolved for good: who skipped it, when and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Skipped {
+    pub dead_letter_id: String,
+    pub resolved_at: String,
+    pub resolved_by: String,
+    pub reason: String,
+    /// Whether the aggregate's projection moved past the skipped version.
+    pub checkpoint_advanced: bool,
+    /// Events that waited behind it and were applied now.
+    pub released_count: u64,
+}
+
+/// Resolves a parked event for good without applying it, recording who, when and why; events of
+/// the same aggregate held behind it are applied. Skip in version order (422 otherwise).
+#[utoipa::path(post, path = "/admin/dead-letters/{id}/skip", tag = "admin", request_body = Skip,
+    params(("id" = String, Path, description = "the dead letter's id")),
+    security(("bearer" = [])), responses((status = OK, body = Skipped)))]
+#[tracing::instrument(skip_all, fields(actor = %admin.0.subject))]
+async fn skip_dead_letter(
+    State(state): State<AppState>,
+    admin: Admin,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Skip>,
+) -> Result<Json<Skipped>, ApiError> {
+    let message = q::SkipDeadLetterRequest {
+        dead_letter_id: id,
+        reason: body.reason,
+    };
+    let reply = state
+        .query_admin
+        .clone()
+        .skip_dead_letter(grpc::request(message, Some(&admin.0), state.call_timeout)?)
+        .await
+        .map_err(grpc::query_error)?
+        .into_inner();
+    Ok(Json(Skipped {
+        resolved_at: optional_timestamp(reply.resolved_at.as_ref()).unwrap_or_default(),
+        dead_letter_id: reply.dead_letter_id,
+        resolved_by: reply.resolved_by,
+        reason: reply.reason,
+        checkpoint_advanced: reply.checkpoint_advanced,
+        released_count: reply.released_count,
     }))
 }
 

@@ -12,6 +12,23 @@ export function replayDeadLetters(ids: string[] | "all") {
   return request<ReplayOutcome>("/admin/dead-letters/replay", { method: "POST", body });
 }
 
+/** A dead letter resolved for good, without applying it. */
+export interface Skipped {
+  dead_letter_id: string;
+  resolved_at: string;
+  resolved_by: string;
+  reason: string;
+  checkpoint_advanced: boolean;
+  released_count: number;
+}
+
+export function skipDeadLetter(id: string, reason: string) {
+  return request<Skipped>(`/admin/dead-letters/${encodeURIComponent(id)}/skip`, {
+    method: "POST",
+    body: { reason },
+  });
+}
+
 export function latestRebuild(signal?: AbortSignal) {
   return request<RebuildProgress>("/admin/rebuilds/latest", { signal });
 }

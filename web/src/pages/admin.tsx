@@ -104,12 +104,24 @@ function DeadLetters() {
   const letters = useLoad((signal) => admin.listDeadLetters(pager.token || undefined, signal), [pager.token]);
   const action = useAction();
   const [outcome, setOutcome] = useState<ReplayOutcome | null>(null);
+  const [skipped, setSkipped] = useState<admin.Skipped | null>(null);
 
   const replay = (ids: string[] | "all") =>
     action.run(async () => {
       setOutcome(await admin.replayDeadLetters(ids));
       letters.reload();
     });
+
+  // Skipping is for good, so it asks why; the reason is recorded with the admin's name.
+  const skip = (id: string) => {
+    const reason = window.prompt("Why is this event skipped for good? The reason is recorded with your name.");
+    if (!reason?.trim()) return;
+    void action.run(async () => {
+      setOutcome(null);
+      setSkipped(await admin.skipDeadLetter(id, reason));
+      letters.reload();
+    });
+  };
 
   return (
     <article class="card">
@@ -121,11 +133,17 @@ function DeadLetters() {
           </button>
         )}
       </div>
-      <p class="muted">Events the projections could not apply. Replay them once the cause is fixed.</p>
+      <p class="muted">Events the projections could not apply. Replay them once the cause is fixed, or skip one for good with a reason.</p>
       {outcome && (
         <div class="note ok" role="status">
           {count(outcome.replayed_count, "event")} applied
           {outcome.failed_count > 0 && `; ${count(outcome.failed_count, "event")} failed again and stay parked`}.
+        </div>
+      )}
+      {skipped && (
+        <div class="note ok" role="status">
+          Skipped by {skipped.resolved_by}: {skipped.reason}
+          {skipped.released_count > 0 && ` (${count(skipped.released_count, "waiting event")} applied)`}.
         </div>
       )}
       <ErrorNote error={action.error} />
@@ -137,7 +155,13 @@ function DeadLetters() {
         ) : (
           <ul class="plain" data-testid="dead-letters">
             {letters.data.dead_letters.map((d) => (
-              <DeadLetterItem key={d.dead_letter_id} letter={d} busy={action.busy} onReplay={() => replay([d.dead_letter_id])} />
+              <DeadLetterItem
+                key={d.dead_letter_id}
+                letter={d}
+                busy={action.busy}
+                onReplay={() => replay([d.dead_letter_id])}
+                onSkip={() => skip(d.dead_letter_id)}
+              />
             ))}
           </ul>
         ))}
@@ -146,7 +170,17 @@ function DeadLetters() {
   );
 }
 
-function DeadLetterItem({ letter, busy, onReplay }: { letter: DeadLetter; busy: boolean; onReplay: () => void }) {
+function DeadLetterItem({
+  letter,
+  busy,
+  onReplay,
+  onSkip,
+}: {
+  letter: DeadLetter;
+  busy: boolean;
+  onReplay: () => void;
+  onSkip: () => void;
+}) {
   const e = letter.event;
   return (
     <li class="dead-letter">
@@ -164,9 +198,14 @@ function DeadLetterItem({ letter, busy, onReplay }: { letter: DeadLetter; busy: 
         {count(letter.attempts, "attempt")}
       </p>
       <p class="error-text">{letter.error}</p>
-      <button type="button" onClick={onReplay} disabled={busy}>
-        Replay
-      </button>
+      <div class="actions">
+        <button type="button" onClick={onReplay} disabled={busy}>
+          Replay
+        </button>
+        <button type="button" onClick={onSkip} disabled={busy}>
+          Skip with a reason…
+        </button>
+      </div>
     </li>
   );
 }
