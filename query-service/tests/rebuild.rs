@@ -1,5 +1,5 @@
-//! A rebuild over a store holding events it cannot apply, on the real Postgres, with the event
-//! store served by a stand-in of command-service's EventStore.ReadAll (the rebuild's only source):
+//! A rebuild over a store holding events it cannot apply, on the real servers: the events are in
+//! the MongoDB-wire event store, served by a real command-service's EventStore.ReadAll:
 //! the rebuild finishes, parks the unappliable event (and holds what waits behind it), carries the
 //! live dead letters over without duplicating one, and honours a skip made in the live read model.
 
@@ -7,87 +7,59 @@ mod common {
     pub mod events;
 }
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
+use command_service::store::{EventStore as _, MongoEventStore, NewCommit};
 use common::events::{Stream, created, delivered, liked, raw};
-use cqrsplus_domain::{EventEnvelope, post::PostEvent};
-use cqrsplus_proto::{
-    command::v1::{
-        self as cmd,
-        event_store_server::{EventStore, EventStoreServer},
-    },
-    convert::envelope_to_pb,
-};
+use cqrsplus_domain::{Aggregate, EventEnvelope, post::Post, post::PostEvent};
 use query_service::{
     projector::{Outcome, Projector, dead_letters},
     read_model::MIGRATOR,
     rebuild::Rebuild,
 };
 use sqlx::PgPool;
-use tokio_stream::wrappers::TcpListenerStream;
 use uuid::Uuid;
 
-/// The whole store in one page, one commit per event.
-struct FixedStore {
-    events: Vec<EventEnvelope>,
-}
-
-#[tonic::async_trait]
-impl EventStore for FixedStore {
-    async fn read_stream(
-        &self,
-        _request: tonic::Request<cmd::ReadStreamRequest>,
-    ) -> Result<tonic::Response<cmd::ReadStreamResponse>, tonic::Status> {
-        Err(tonic::Status::unimplemented("not used by rebuilds"))
-    }
-
-    async fn read_all(
-        &self,
-        request: tonic::Request<cmd::ReadAllRequest>,
-    ) -> Result<tonic::Response<cmd::ReadAllResponse>, tonic::Status> {
-        let first_pass = request.get_ref().cursor.is_empty();
-        // The final catch-up re-reads a margin; returning everything again checks that what the
-        // fresh schema already has is skipped, parked events included.
-        let commits = self
-            .events
-            .iter()
-            .map(|e| cmd::Commit {
-                commit_id: e.event_id.to_string(),
-                aggregate_type: e.aggregate_type.clone(),
-                aggregate_id: e.aggregate_id.to_string(),
-                first_version: e.version,
-                last_version: e.version,
-                command_id: e.command_id.to_string(),
-                committed_at: None,
-                events: vec![envelope_to_pb(e)],
-            })
-            .collect();
-        Ok(tonic::Response::new(cmd::ReadAllResponse {
-            commits,
-            next_cursor: "end".into(),
-            total_commit_count: if first_pass {
-                self.events.len() as u64
-            } else {
-                0
-            },
-            total_event_count: if first_pass {
-                self.events.len() as u64
-            } else {
-                0
-            },
-            end_of_store: true,
-        }))
-    }
-}
-
+/// The real event store holding `events`, one commit per event appended as a writer appends
+/// (rules are not checked there: they guard commands, so old events that break today's rules
+/// are in stores), served by a real command-service whose EventStore.ReadAll the rebuild reads.
 async fn serve(events: Vec<EventEnvelope>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_service(EventStoreServer::new(FixedStore { events }))
-            .serve_with_incoming(TcpListenerStream::new(listener)),
+    let database = testkit::unique_name("t");
+    let client = mongodb::Client::with_uri_str(testkit::mongo::uri())
+        .await
+        .expect("mongo client");
+    let store = MongoEventStore::open(&client.database(&database), 0)
+        .await
+        .expect("open the event store");
+    let mut positions: HashMap<Uuid, i64> = HashMap::new();
+    for event in events {
+        let after = positions.get(&event.aggregate_id).copied().unwrap_or(0);
+        let appended = store
+            .append(NewCommit {
+                stream_id: event.aggregate_id,
+                aggregate_type: Post::TYPE,
+                expected_version: event.version - 1,
+                after_position: after,
+                // Each commit is its own command; the envelopes of one stream share theirs.
+                command_id: Uuid::now_v7(),
+                committed_at: event.occurred_at,
+                events: vec![event.clone()],
+            })
+            .await
+            .expect("append");
+        positions.insert(event.aggregate_id, appended.position);
+    }
+    let mut config = command_service::config::Config::ephemeral(
+        &testkit::mongo::uri(),
+        &database,
+        &testkit::kafka::brokers(),
     );
+    config.kafka_topic_prefix = format!("{}.", testkit::unique_name("t"));
+    let app = command_service::startup::Application::build(config)
+        .await
+        .expect("build command-service");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
     format!("http://{addr}")
 }
 
