@@ -12,9 +12,9 @@ use std::{cell::RefCell, time::Duration};
 
 use common::events::{Stream, created, delivered, liked};
 use cqrsplus_domain::{
-    Actor,
+    Actor, Currency,
     customer::{CustomerName, Region, Segment},
-    order::{CancelReason, ItemName, Sku},
+    order::{CancelReason, ItemName, OrderEvent, OrderLine, Sku},
     post::{CommentText, PostMessage},
 };
 use cqrsplus_proto::{
@@ -101,6 +101,42 @@ fn refused_field<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> String
     let violations = error_code::field_violations(&status);
     assert_eq!(violations.len(), 1, "{status:?}");
     violations[0].field.clone()
+}
+
+/// An order stored before the money bounds (a total near the 64-bit maximum) is parked, never
+/// summed, so no report can overflow on it; its later events wait behind it.
+#[tokio::test]
+async fn a_stored_order_past_the_money_bounds_is_parked_and_never_summed() {
+    let db = testkit::postgres::fresh_database().await;
+    MIGRATOR.run(&db.pool).await.expect("migrate");
+    let projector = Projector::new(db.pool.clone(), Some("test-group".into()));
+    let mut whale = Stream::new("order");
+    let placed = OrderEvent::OrderPlaced {
+        customer_id: uuid::Uuid::now_v7(),
+        currency: Currency::parse("EUR").expect("currency"),
+        items: vec![OrderLine {
+            sku: "GOLD".into(),
+            name: "Gold bar".into(),
+            unit_price_minor: i64::MAX - 1,
+            quantity: 1,
+        }],
+        total_minor: i64::MAX - 1,
+    };
+    let batch = [
+        delivered(&whale.next(0, placed)),
+        delivered(&whale.next(1, OrderEvent::OrderShipped)),
+    ];
+    let outcomes = projector.apply(&batch).await.expect("applied, not retried");
+    assert!(
+        matches!(&outcomes[0], Outcome::Parked(reason) if reason.contains("money bounds")),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Outcome::Held { waiting_for: 1 });
+    let orders: i64 = sqlx::query_scalar("select count(*) from orders")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(orders, 0, "the order is not in the read model");
 }
 
 #[tokio::test]

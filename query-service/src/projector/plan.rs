@@ -635,6 +635,7 @@ fn fold_order(
     {
         return match entry {
             Entry::Vacant(slot) if version == 1 => {
+                within_money_bounds(total_minor, &items)?;
                 let items = items
                     .into_iter()
                     .map(|line| {
@@ -699,9 +700,51 @@ fn fold_order(
     Ok(())
 }
 
+/// An order stored before the money bounds existed may exceed them; it is parked, never summed,
+/// so no report can overflow on it (the bounds are the domain's, the same the commands obey).
+fn within_money_bounds(
+    total_minor: i64,
+    items: &[cqrsplus_domain::order::OrderLine],
+) -> Result<(), String> {
+    use cqrsplus_domain::order::{OrderTotal, Quantity, UnitPrice};
+    let breaks = |what: String| format!("OrderPlaced breaks the money bounds: {what}");
+    OrderTotal::parse(total_minor).map_err(|e| breaks(e.to_string()))?;
+    for (index, line) in items.iter().enumerate() {
+        UnitPrice::parse(line.unit_price_minor)
+            .and_then(|_| Quantity::parse(i64::from(line.quantity)))
+            .map_err(|e| breaks(format!("items[{index}].{e}")))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::nul_in;
+    use super::{nul_in, within_money_bounds};
+    use cqrsplus_domain::order::{MAX_ORDER_TOTAL_MINOR, MAX_UNIT_PRICE_MINOR, OrderLine};
+
+    fn line(unit_price_minor: i64, quantity: u32) -> OrderLine {
+        OrderLine {
+            sku: "gold".into(),
+            name: "Gold".into(),
+            unit_price_minor,
+            quantity,
+        }
+    }
+
+    #[test]
+    fn orders_past_the_money_bounds_are_refused_by_the_fold() {
+        assert_eq!(within_money_bounds(500, &[line(250, 2)]), Ok(()));
+        assert_eq!(
+            within_money_bounds(MAX_ORDER_TOTAL_MINOR, &[line(MAX_UNIT_PRICE_MINOR, 10_000)]),
+            Ok(())
+        );
+        let total = within_money_bounds(i64::MAX - 1, &[line(1, 1)]).unwrap_err();
+        assert!(total.contains("total_minor"), "{total}");
+        let price = within_money_bounds(10, &[line(1, 1), line(i64::MAX - 1, 1)]).unwrap_err();
+        assert!(price.contains("items[1].unit_price_minor"), "{price}");
+        let negative = within_money_bounds(0, &[line(-5, 1)]).unwrap_err();
+        assert!(negative.contains("items[0].unit_price_minor"), "{negative}");
+    }
 
     #[test]
     fn nul_is_found_at_any_depth() {
